@@ -1,0 +1,31 @@
+# Shared settings for the scripts under scripts/. Sourced, not run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD="$ROOT/.build"
+VENV="$ROOT/.venv"
+# Where the collection is copied for ansible-test (it needs .../ansible_collections/<ns>/<name>).
+COLLECTIONS_ROOT="${BOTTLE_COLLECTIONS_ROOT:-$BUILD/collections}"
+COLLECTION_DIR="$COLLECTIONS_ROOT/ansible_collections/bot_bottle/smolmachines"
+# community.docker and its dependency, extracted from the `ansible` wheel (no Galaxy here).
+DEPS_ROOT="$BUILD/deps"
+ANSIBLE_BUNDLE_VERSION=12.3.0
+# The Docker engine the scripts start when none answers; a short path keeps the socket under 108 bytes.
+ENGINE_DIR="${BOTTLE_ENGINE_DIR:-/tmp/bot-bottle-engine}"
+ENGINE_SOCK="unix://$ENGINE_DIR/docker.sock"
+TEST_IMAGE="bot-bottle/test-bundle:1"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+export PATH="$VENV/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT:$DEPS_ROOT"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# DOCKER_HOST as the engine script left it, when a caller did not set one.
+load_docker_host() {
+  if [ -z "${DOCKER_HOST:-}" ] && [ -s "$BUILD/docker-host" ]; then
+    DOCKER_HOST=$(cat "$BUILD/docker-host")
+    export DOCKER_HOST
+  fi
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Everything the tests and the demo need on a fresh machine, each step skipped when already done:
+# the venv with pinned packages, community.docker without Galaxy, ansible-test's offline pip
+# bootstrap, a running Docker engine and the locally built test image.
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$BUILD"
+
+ensure_venv() {
+  local want have=""
+  want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
+  [ -f "$VENV/.requirements.sha256" ] && have=$(cat "$VENV/.requirements.sha256")
+  [ "$want" = "$have" ] && return 0
+  log "creating the venv from requirements-dev.txt"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+  echo "$want" > "$VENV/.requirements.sha256"
+}
+
+# Galaxy is out of reach: take community.docker and its dependency from the `ansible` wheel on PyPI.
+ensure_community_docker() {
+  local stamp="$DEPS_ROOT/.from-ansible-$ANSIBLE_BUNDLE_VERSION"
+  [ -f "$stamp" ] && return 0
+  log "extracting community.docker from ansible==$ANSIBLE_BUNDLE_VERSION"
+  local tmp
+  tmp=$(mktemp -d)
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps \
+    "ansible==$ANSIBLE_BUNDLE_VERSION" -d "$tmp"
+  rm -rf "$DEPS_ROOT"
+  mkdir -p "$DEPS_ROOT"
+  (cd "$DEPS_ROOT" && "$VENV/bin/python" -m zipfile -e "$tmp"/ansible-*.whl "$tmp/x" >/dev/null)
+  mkdir -p "$DEPS_ROOT/ansible_collections/community"
+  for c in community/docker community/library_inventory_filtering_v1; do
+    mv "$tmp/x/ansible_collections/$c" "$DEPS_ROOT/ansible_collections/$c"
+  done
+  rm -rf "$tmp"
+  touch "$stamp"
+}
+
+# ansible-test fetches a pip bootstrap script from a host we cannot reach; it looks in this cache first.
+ensure_get_pip() {
+  local cache="$HOME/.ansible/test/cache/get_pip_24_2.py"
+  [ -f "$cache" ] && cmp -s "$ROOT/scripts/get_pip_offline.py" "$cache" && return 0
+  mkdir -p "$(dirname "$cache")"
+  cp "$ROOT/scripts/get_pip_offline.py" "$cache"
+}
+
+ensure_venv
+ensure_community_docker
+ensure_get_pip
+"$ROOT/scripts/engine.sh" start
+load_docker_host
+"$ROOT/scripts/images.sh"

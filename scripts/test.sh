@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The whole test run: set-up, then each stage in order, then one summary line.
+#   scripts/test.sh                      # every stage
+#   scripts/test.sh units integration    # chosen stages
+#   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
+# Stages: sanity units integration lint build molecule
+source "$(dirname "$0")/lib.sh"
+
+passed=0
+failed=0
+failures=()
+
+stage() {  # stage NAME COMMAND... : run, count, keep going
+  local name=$1; shift
+  log "$name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    log "$name: passed ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    log "$name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+write_integration_config() {
+  mkdir -p "$COLLECTION_DIR/tests/integration"
+  cat > "$COLLECTION_DIR/tests/integration/integration_config.yml" <<YAML
+---
+docker_host: "$DOCKER_HOST"
+bottle_standins: "$COLLECTION_DIR/tests/standins"
+bottle_test_image: "$TEST_IMAGE"
+YAML
+}
+
+run_sanity() { (cd "$COLLECTION_DIR" && ansible-test sanity --venv --python 3.11 --color no); }
+
+run_units() {
+  (cd "$COLLECTION_DIR" && PYTHONPATH="$COLLECTIONS_ROOT:$DEPS_ROOT" \
+    python -m pytest -p no:ansible -p no:cacheprovider -q -n 2 tests/unit)
+}
+
+run_integration_target() {
+  (cd "$COLLECTION_DIR" && ansible-test integration --local --python 3.11 --color no "$1")
+}
+
+integration_targets() {
+  local dir
+  for dir in "$ROOT"/tests/integration/targets/*/; do
+    local name
+    name=$(basename "$dir")
+    case "$name" in setup_*) continue ;; esac
+    grep -qsE '^(disabled|hidden|unsupported)' "$dir/aliases" && continue
+    echo "$name"
+  done
+}
+
+run_lint() { (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q); }
+
+run_build() {
+  local dist="$BUILD/dist" installed="$BUILD/installed"
+  rm -rf "$dist" "$installed"
+  mkdir -p "$dist"
+  (cd "$COLLECTION_DIR" && ansible-galaxy collection build --output-path "$dist" >/dev/null) || return 1
+  ansible-galaxy collection install --offline --no-deps -p "$installed" "$dist"/*.tar.gz >/dev/null || return 1
+  # Every module's documentation must render from the installed tarball.
+  local module
+  for module in "$ROOT"/plugins/modules/*.py; do
+    module=$(basename "$module" .py)
+    ANSIBLE_COLLECTIONS_PATH="$installed:$DEPS_ROOT" \
+      ansible-doc "bot_bottle.smolmachines.$module" >/dev/null || return 1
+  done
+}
+
+run_molecule() {
+  (cd "$COLLECTION_DIR" && molecule test -s "$1")
+}
+
+molecule_scenarios() {
+  local dir
+  for dir in "$ROOT"/molecule/*/; do
+    [ -f "$dir/molecule.yml" ] && basename "$dir"
+  done
+}
+
+main() {
+  local stages=("$@")
+  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build molecule)
+  "$ROOT/scripts/setup.sh"
+  load_docker_host
+  "$ROOT/scripts/sync-collection.sh"
+  write_integration_config
+  local s
+  for s in "${stages[@]}"; do
+    case "$s" in
+      sanity) stage sanity run_sanity ;;
+      units) stage units run_units ;;
+      integration)
+        local t
+        for t in $(integration_targets); do stage "integration:$t" run_integration_target "$t"; done ;;
+      integration:*) stage "$s" run_integration_target "${s#integration:}" ;;
+      lint) stage lint run_lint ;;
+      build) stage build run_build ;;
+      molecule)
+        local m
+        for m in $(molecule_scenarios); do stage "molecule:$m" run_molecule "$m"; done ;;
+      molecule:*) stage "$s" run_molecule "${s#molecule:}" ;;
+      *) log "unknown stage $s"; failed=$((failed + 1)); failures+=("$s") ;;
+    esac
+  done
+  [ ${#failures[@]} -eq 0 ] || log "failed: ${failures[*]}"
+  echo "summary: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+main "$@"
