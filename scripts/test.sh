@@ -3,6 +3,7 @@
 #   scripts/test.sh                      # every stage
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
+#   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
 # Stages: sanity units integration lint build molecule
 source "$(dirname "$0")/lib.sh"
 
@@ -34,7 +35,7 @@ bottle_test_image: "$TEST_IMAGE"
 YAML
 }
 
-run_sanity() { (cd "$COLLECTION_DIR" && ansible-test sanity --venv --python 3.11 --color no); }
+run_sanity() { (cd "$COLLECTION_DIR" && ansible-test sanity --venv --python 3.11 --color no "$@"); }
 
 run_units() {
   (cd "$COLLECTION_DIR" && PYTHONPATH="$COLLECTIONS_ROOT:$DEPS_ROOT" \
@@ -95,6 +96,7 @@ main() {
   for s in "${stages[@]}"; do
     case "$s" in
       sanity) stage sanity run_sanity ;;
+      sanity:*) stage "$s" run_sanity ${s#sanity:} ;;
       units) stage units run_units ;;
       integration)
         local t
