@@ -35,8 +35,7 @@ start() {
     -H "$ENGINE_SOCK" --pidfile "$ENGINE_DIR/docker.pid" \
     >"$ENGINE_DIR/dockerd.log" 2>&1 < /dev/null &
   touch "$ENGINE_DIR/started-here"
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if answers "$ENGINE_SOCK"; then
       echo "$ENGINE_SOCK" > "$BUILD/docker-host"
       return 0

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are used by the scripts that source it
 # Shared settings for the scripts under scripts/. Sourced, not run.
 set -euo pipefail
 

@@ -5,6 +5,29 @@
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$BUILD"
 
+# Debian packages the tests use: the engine, the static busybox of the test image, shellcheck for
+# ansible-test's shellcheck sanity test, the sqlite3 CLI that tests read smolvm's DB with.
+DEBIAN_PACKAGES=(docker.io busybox-static shellcheck sqlite3)
+
+ensure_debian_packages() {
+  local missing=() p
+  if ! command -v dpkg >/dev/null 2>&1; then
+    log "not a Debian system: make sure docker, shellcheck, sqlite3 and a static busybox are installed"
+    return 0
+  fi
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: ${missing[*]}; install them (as root) and re-run"
+    return 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 ensure_venv() {
   local want have=""
   want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
@@ -44,6 +67,7 @@ ensure_get_pip() {
   cp "$ROOT/scripts/get_pip_offline.py" "$cache"
 }
 
+ensure_debian_packages
 ensure_venv
 ensure_community_docker
 ensure_get_pip

@@ -96,7 +96,7 @@ main() {
   for s in "${stages[@]}"; do
     case "$s" in
       sanity) stage sanity run_sanity ;;
-      sanity:*) stage "$s" run_sanity ${s#sanity:} ;;
+      sanity:*) stage "$s" run_sanity "${s#sanity:}" ;;
       units) stage units run_units ;;
       integration)
         local t
