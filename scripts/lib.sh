@@ -15,6 +15,7 @@ ANSIBLE_BUNDLE_VERSION=12.3.0
 ENGINE_DIR="${BOTTLE_ENGINE_DIR:-/tmp/bot-bottle-engine}"
 ENGINE_SOCK="unix://$ENGINE_DIR/docker.sock"
 TEST_IMAGE="bot-bottle/test-bundle:1"
+TEST_PYTHON_IMAGE="bot-bottle/test-python:1"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
