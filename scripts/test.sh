@@ -32,6 +32,7 @@ write_integration_config() {
 docker_host: "$DOCKER_HOST"
 bottle_standins: "$COLLECTION_DIR/tests/standins"
 bottle_test_image: "$TEST_IMAGE"
+bottle_test_python_image: "$TEST_PYTHON_IMAGE"
 YAML
 }
 
