@@ -1,0 +1,356 @@
+# Copyright: (c) 2026, bot-bottle developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""smolvm's state database: where it lives, and a fail-closed patch of one machine's allowlist.
+
+smolvm 0.5.12 through 1.7.7 drops `--allow-cidr` when a machine is created `--from` a packed file
+and stores `allowed_cidrs: null` (unrestricted egress). The patch here makes the persisted
+allowlist right and proves it by reading it back, or fails and leaves the database as it was.
+
+The database (reference/smolvm.md): SQLite in WAL mode, table `vms (name TEXT PRIMARY KEY,
+data BLOB)`, one JSON object per machine. smolvm reads `data` with a BLOB-only accessor, so it is
+always written back as bytes; serde ignores unknown fields and fills missing ones with defaults,
+so every field the patch does not own is kept exactly as it was, in its order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from urllib.parse import quote
+
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (
+    normalize_cidrs, same_allowlist,
+)
+
+DEFAULT_TIMEOUT = 15  # seconds, smolvm's own busy timeout
+DB_RELATIVE_PATH = ("smolvm", "server", "smolvm.db")
+
+# States in which a VM process may be alive: it booted with the policy it read at start and
+# never sees a patch, and smolvm's stop or zombie detection writes the whole record back later.
+LIVE_STATES = ("running", "unreachable")
+
+# The write lock is taken in slices of this length so that a waiting patch can report each wait
+# (on_busy) while SQLite's own busy handler does the waiting inside each slice.
+LOCK_SLICE = 0.05
+
+
+class SmolvmDbError(Exception):
+    """The allowlist was not patched and proven; the message says what was not proven and what to do."""
+
+
+class SmolvmDbMissing(SmolvmDbError):
+    """The database file, its vms table, or the machine's row does not exist."""
+
+
+class SmolvmRecordError(SmolvmDbError):
+    """The machine's row exists but cannot be patched safely (TEXT data, not a JSON object, ...)."""
+
+
+class SmolvmMachineRunning(SmolvmDbError):
+    """The machine's state says a VM process may be alive."""
+
+
+class SmolvmDbLocked(SmolvmDbError):
+    """Another connection held the write lock for longer than the timeout."""
+
+
+class SmolvmReadBackError(SmolvmDbError):
+    """The row read back after the commit is not what was written."""
+
+
+def default_db_path(platform=None, environ=None, home=None) -> str:
+    """Where smolvm keeps its state DB: `dirs::data_local_dir()/smolvm/server/smolvm.db`.
+
+    macOS: ~/Library/Application Support; Windows: %LOCALAPPDATA%; Linux and the other Unixes:
+    $XDG_DATA_HOME when it is an absolute path (the dirs crate ignores a relative one), else
+    ~/.local/share. The arguments exist for tests; by default they are this host's.
+    """
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    home = os.path.expanduser("~") if home is None else home
+    if platform == "darwin":
+        base = os.path.join(home, "Library", "Application Support")
+    elif platform.startswith("win"):
+        base = environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+    else:
+        xdg = environ.get("XDG_DATA_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.join(home, ".local", "share")
+    return os.path.join(base, *DB_RELATIVE_PATH)
+
+
+class AllowlistResult:
+    """What ensure() found and did; `before`/`after` are {allowed_cidrs, network} of the record."""
+
+    def __init__(self, changed, before, after, machine_state, db_path):
+        self.changed = changed
+        self.before = before
+        self.after = after
+        self.machine_state = machine_state
+        self.db_path = db_path
+
+    def as_dict(self, diff=False) -> dict:
+        result = dict(changed=self.changed, before=self.before, after=self.after,
+                      machine_state=self.machine_state, db_path=self.db_path)
+        if diff:
+            result["diff"] = dict(before=self.before, after=self.after)
+        return result
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads_object(data: bytes):
+    """The record as an ordered dict, or raise ValueError. NaN/Infinity are not JSON; serde rejects them."""
+    return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+
+
+def _dumps(record) -> bytes:
+    # serde_json's compact form: no spaces, UTF-8 as is.
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def _policy(record) -> dict:
+    return dict(allowed_cidrs=record.get("allowed_cidrs"), network=record.get("network", False))
+
+
+class AllowlistPatch:
+    """Make machine `name`'s persisted `allowed_cidrs` equal `allowed_cidrs`, provably, or fail.
+
+    `network=True` also sets the record's `network` to true when the list is non-empty, as
+    smolvm's `--allow-cidr` would. `timeout` bounds the wait for the write lock (seconds).
+    `on_busy(waited_seconds)` is called each time the lock is found held (progress reporting; the
+    tests use it to release a lock deterministically).
+    """
+
+    def __init__(self, db_path, name, allowed_cidrs, network=True, timeout=DEFAULT_TIMEOUT,
+                 on_busy=None):
+        self.db_path = os.path.abspath(os.path.expanduser(db_path))
+        self.name = name
+        # Invalid CIDRs fail here, before the database is opened.
+        self.wanted = normalize_cidrs(allowed_cidrs)
+        self.network = network
+        if timeout is None or timeout < 0:
+            raise SmolvmDbError(f"timeout={timeout!r} is not a number of seconds >= 0")
+        self.timeout = float(timeout)
+        self.on_busy = on_busy
+
+    # ------------------------------------------------------------------ connections
+
+    def _connect(self):
+        """A connection that never creates the file (mode=rw) and waits up to timeout on locks."""
+        uri = f"file:{quote(self.db_path)}?mode=rw"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise SmolvmDbError(
+                f"cannot open the smolvm state DB {self.db_path}: {exc}; the allowlist of machine "
+                f"'{self.name}' is not proven; check that the file is readable and writable by this "
+                f"user (run the task as the user who runs smolvm)") from None
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        return conn
+
+    def _begin_immediate(self, conn):
+        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        while True:
+            remaining = deadline - time.monotonic()
+            slice_ms = max(0, int(min(LOCK_SLICE, max(remaining, 0)) * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {slice_ms}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise SmolvmDbLocked(
+                        f"the smolvm state DB {self.db_path} stayed locked by another writer for "
+                        f"{self.timeout:g} s; nothing was changed and the allowlist of machine "
+                        f"'{self.name}' is not proven; wait for the other smolvm command to finish "
+                        f"(or stop it) and run again, or raise timeout") from None
+                if self.on_busy is not None:
+                    self.on_busy(time.monotonic() - started)
+                continue
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            return
+
+    # ------------------------------------------------------------------ the checks
+
+    def _read_row(self, conn):
+        """(record, raw bytes) of the machine's row, or raise; runs inside the write transaction."""
+        has_vms = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vms'").fetchone()
+        if not has_vms:
+            raise SmolvmDbMissing(
+                f"{self.db_path} has no vms table, so it is not a smolvm state DB; nothing was "
+                f"changed and the allowlist of machine '{self.name}' is not proven; check db_path "
+                f"(smolvm keeps its DB at {default_db_path()})")
+        row = conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
+                           (self.name,)).fetchone()
+        if row is None:
+            raise SmolvmDbMissing(
+                f"machine '{self.name}' has no row in {self.db_path}; nothing was changed and its "
+                f"allowlist is not proven; create it first (smolvm machine create) or check name "
+                f"and db_path")
+        data, storage = row
+        if storage != "blob":
+            raise SmolvmRecordError(
+                f"the data of machine '{self.name}' in {self.db_path} is stored as {storage.upper()}, "
+                f"not BLOB; smolvm reads it only as a BLOB, so something other than smolvm wrote "
+                f"it and smolvm cannot read this machine; nothing was changed and the allowlist is "
+                f"not proven; delete and recreate the machine with smolvm")
+        raw = bytes(data)
+        try:
+            record = _loads_object(raw)
+        except ValueError as exc:
+            raise SmolvmRecordError(
+                f"the data of machine '{self.name}' in {self.db_path} is not JSON ({exc}); nothing "
+                f"was changed and the allowlist is not proven; delete and recreate the machine "
+                f"with smolvm") from None
+        if not isinstance(record, dict):
+            raise SmolvmRecordError(
+                f"the data of machine '{self.name}' in {self.db_path} is a JSON "
+                f"{type(record).__name__}, not an object; nothing was changed and the allowlist "
+                f"is not proven; delete and recreate the machine with smolvm")
+        return record, raw
+
+    def _refuse_live(self, state):
+        raise SmolvmMachineRunning(
+            f"machine '{self.name}' is {state} and its stored allowlist differs from the one "
+            f"wanted: a running VM keeps the egress policy it booted with and never sees a patch, "
+            f"and smolvm's own stop writes the whole record back, which would undo it; nothing "
+            f"was changed and the allowlist is not proven; stop the machine (smolvm machine stop) "
+            f"and run again")
+
+    def _wanted_network(self, record):
+        if self.network and self.wanted:
+            return True
+        return record.get("network", False)
+
+    # ------------------------------------------------------------------ the run
+
+    def ensure(self, check_mode=False) -> AllowlistResult:
+        if not os.path.isfile(self.db_path):
+            raise SmolvmDbMissing(
+                f"the smolvm state DB {self.db_path} does not exist, so machine '{self.name}' cannot "
+                f"be checked and its allowlist is not proven; create the machine with smolvm first, "
+                f"or check db_path (smolvm's default on this host is {default_db_path()})")
+        conn = self._connect()
+        try:
+            try:
+                self._begin_immediate(conn)
+                record, raw = self._read_row(conn)
+                state = record.get("state", "created")
+                before = _policy(record)
+                wanted_network = self._wanted_network(record)
+                # A running machine whose record already holds the wanted list needs no patch:
+                # that is a re-run after a launch that proved the list before it started the VM.
+                if (same_allowlist(before["allowed_cidrs"], self.wanted)
+                        and before["network"] is wanted_network):
+                    conn.execute("ROLLBACK")
+                    return AllowlistResult(False, before, dict(before), state, self.db_path)
+                if state in LIVE_STATES:
+                    self._refuse_live(state)
+                after = dict(allowed_cidrs=list(self.wanted), network=wanted_network)
+                if check_mode:
+                    conn.execute("ROLLBACK")
+                    return AllowlistResult(True, before, after, state, self.db_path)
+                patched = self._patched_bytes(record, after)
+                updated = conn.execute("UPDATE vms SET data = ? WHERE name = ?",
+                                       (sqlite3.Binary(patched), self.name)).rowcount
+                if updated != 1:
+                    raise SmolvmDbError(
+                        f"updating machine '{self.name}' in {self.db_path} touched {updated} rows, "
+                        f"expected 1; rolled back, nothing was changed and the allowlist is not "
+                        f"proven; check the DB with `smolvm machine ls`")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise SmolvmDbError(
+                f"SQLite error on {self.db_path} ({exc}); rolled back, nothing was changed and the "
+                f"allowlist of machine '{self.name}' is not proven; check the file is a smolvm DB "
+                f"writable by this user and run again") from None
+        finally:
+            conn.close()
+        self._prove(raw, patched, after)
+        return AllowlistResult(True, before, after, state, self.db_path)
+
+    def _patched_bytes(self, record, after) -> bytes:
+        """The record with allowed_cidrs (and network) replaced; every other key, value and the key
+        order kept. Checked by re-reading before it is written."""
+        patched = dict(record)
+        patched["allowed_cidrs"] = after["allowed_cidrs"]
+        patched["network"] = after["network"]
+        data = _dumps(patched)
+        again = _loads_object(data)
+        kept = [k for k in record if k not in ("allowed_cidrs", "network")]
+        if ([k for k in again if k not in ("allowed_cidrs", "network")] != kept
+                or any(again[k] != record[k] for k in kept)
+                or _policy(again) != after):
+            raise SmolvmRecordError(
+                f"the patched record of machine '{self.name}' would not keep its other fields as "
+                f"they were; nothing was changed and the allowlist is not proven; report this with "
+                f"the record (smolvm machine ls --json and the row in {self.db_path})")
+        return data
+
+    # ------------------------------------------------------------------ the proof
+
+    def _read_back(self):
+        """The row as a fresh connection sees it after the commit: (bytes or None, storage type)."""
+        conn = self._connect()
+        try:
+            row = conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
+                               (self.name,)).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            return None, None
+        return bytes(row[0]), row[1]
+
+    def _prove(self, original: bytes, written: bytes, after: dict):
+        try:
+            data, storage = self._read_back()
+        except sqlite3.Error as exc:
+            raise SmolvmReadBackError(
+                f"machine '{self.name}' was patched in {self.db_path} but could not be read back "
+                f"({exc}); its allowlist is not proven; do not start it; run again to re-check") from None
+        if storage == "blob" and data == written:
+            try:
+                if _policy(_loads_object(data)) == after:
+                    return
+            except ValueError:
+                pass
+            self._restore(original, written)
+            raise SmolvmReadBackError(
+                f"the row of machine '{self.name}' read back from {self.db_path} does not carry the "
+                f"allowlist {after['allowed_cidrs']}; the original row was restored and the "
+                f"allowlist is not proven; do not start the machine; report this")
+        seen = "no row" if data is None else f"{storage} data {data[:200]!r}"
+        raise SmolvmReadBackError(
+            f"after the commit, a fresh read of machine '{self.name}' in {self.db_path} found "
+            f"{seen} instead of the patched record: another writer (a smolvm command in flight for "
+            f"this machine) changed it, and its change was left in place; the allowlist is not "
+            f"proven; do not start the machine; make sure no other smolvm command runs for it and "
+            f"run again")
+
+    def _restore(self, original: bytes, written: bytes):
+        """Put the original row back, but only if it still holds exactly what this patch wrote."""
+        conn = self._connect()
+        try:
+            self._begin_immediate(conn)
+            conn.execute("UPDATE vms SET data = ? WHERE name = ? AND data = ?",
+                         (sqlite3.Binary(original), self.name, sqlite3.Binary(written)))
+            conn.execute("COMMIT")
+        except (sqlite3.Error, SmolvmDbError):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
