@@ -1,0 +1,492 @@
+# Copyright: (c) 2026, bot-bottle developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The smolvm command line: finding it, reading its version, shaping and running its commands.
+
+Everything that depends on which smolvm is installed lives here, so the modules and the role
+never spell an argv themselves. Commands run through a callable passed in (AnsibleModule's
+run_command in a module, a fake in unit tests), always as an argv list, never through a shell.
+
+The facts used here come from smolvm's own source at 0.8.0 and 1.9.3 (reference/smolvm.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+
+DEFAULT_EXECUTABLE = "smolvm"
+
+# The one table of version-dependent argument shapes: how each subcommand takes the machine's
+# name, newest shape first. Before 1.0.2 `create` and `delete` take the name as a positional
+# argument (and `create` with no name invents one); start, stop and exec always took --name.
+# 1.9.3 rejects a bare positional name everywhere.
+NAME_SHAPES = (
+    ((1, 0, 2), {"create": "flag", "delete": "flag", "start": "flag", "stop": "flag", "exec": "flag"}),
+    ((0, 0, 0), {"create": "positional", "delete": "positional", "start": "flag", "stop": "flag",
+                 "exec": "flag"}),
+)
+
+# `machine create --from FILE` returns before it resolves the egress flags in these versions
+# (inclusive): --allow-cidr is accepted and silently dropped, allowed_cidrs is stored as null.
+FROM_DROPS_EGRESS = ((0, 5, 12), (1, 7, 7))
+
+# States in which a machine has a live VM process that `machine stop` must end.
+LIVE_STATES = frozenset(("running", "unreachable"))
+
+STATES = ("present", "started", "stopped", "absent")
+
+_VERSION_RE = re.compile(r"^smolvm\s+v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+
+# Guest readiness probe: first retry after 0.25 s, doubling, never more than 2 s apart.
+PROBE_FIRST_DELAY = 0.25
+PROBE_MAX_DELAY = 2.0
+
+
+class SmolvmError(Exception):
+    """Something about smolvm went wrong; the message says what and what to do.
+
+    argv, rc, stdout and stderr are set when a smolvm command was involved, so the caller can
+    hand smolvm's own words back to the user.
+    """
+
+    def __init__(self, message, argv=None, rc=None, stdout=None, stderr=None):
+        super().__init__(message)
+        self.argv = list(argv) if argv is not None else None
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def facts(self):
+        """The command facts worth returning next to the message (only those that are known)."""
+        facts = {"cmd": self.argv, "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
+        return {key: value for key, value in facts.items() if value is not None}
+
+
+class SmolvmNotFoundError(SmolvmError):
+    """The smolvm executable is not there."""
+
+
+class SmolvmVersionError(SmolvmError):
+    """`smolvm --version` failed or printed something that is not `smolvm X.Y.Z`."""
+
+
+class SmolvmCommandError(SmolvmError):
+    """A smolvm command exited non-zero (1 for smolvm's own errors, 2 for argument errors)."""
+
+
+class SmolvmOutputError(SmolvmError):
+    """A smolvm command succeeded but its output, or the state it left, is not what it claims."""
+
+
+class MachineSpecError(SmolvmError):
+    """The requested machine cannot be created as asked (bad option values, missing file)."""
+
+
+def find_executable(executable=DEFAULT_EXECUTABLE, path=None):
+    """Return the absolute path of the smolvm executable.
+
+    A value with a slash is a path and must name an executable file; a bare name is looked up
+    on PATH (or on ``path`` when given).
+    """
+    executable = os.path.expanduser(str(executable or ""))
+    if not executable:
+        raise SmolvmNotFoundError("executable is empty; expected the name or path of smolvm")
+    if os.sep in executable:
+        if os.path.isfile(executable) and os.access(executable, os.X_OK):
+            return os.path.abspath(executable)
+        raise SmolvmNotFoundError(
+            f"smolvm executable {executable} does not exist or is not executable; "
+            f"install smolvm or set executable to the path of the smolvm binary")
+    found = shutil.which(executable, path=path)
+    if not found:
+        searched = path if path is not None else os.environ.get("PATH", "")
+        raise SmolvmNotFoundError(
+            f"smolvm executable {executable!r} was not found on PATH ({searched}); "
+            f"install smolvm or set executable to the path of the smolvm binary")
+    return os.path.abspath(found)
+
+
+def parse_version(text):
+    """Parse `smolvm --version` output into a (major, minor, patch) tuple and its text.
+
+    Raises SmolvmVersionError when the output is not `smolvm X.Y.Z`.
+    """
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    match = _VERSION_RE.match(lines[0]) if lines else None
+    if not match:
+        shown = lines[0] if lines else ""
+        raise SmolvmVersionError(
+            f"cannot read smolvm's version: `--version` printed {shown!r}, expected 'smolvm X.Y.Z'; "
+            f"check that executable is smol-machines' smolvm (the PyPI package named smolvm is "
+            f"a different program)", stdout=text)
+    numbers = tuple(int(part) for part in match.groups())
+    return numbers, lines[0].split(None, 1)[1].lstrip("v")
+
+
+def version_text(version):
+    return ".".join(str(part) for part in version)
+
+
+def name_shape(version, subcommand):
+    """How ``subcommand`` takes the machine name at ``version``: "flag" or "positional"."""
+    for since, shapes in NAME_SHAPES:
+        if tuple(version) >= since:
+            return shapes[subcommand]
+    raise AssertionError("NAME_SHAPES must end with a (0, 0, 0) row")
+
+
+def from_drops_egress(version):
+    """True when `machine create --from` at ``version`` silently drops --allow-cidr."""
+    first, last = FROM_DROPS_EGRESS
+    return first <= tuple(version) <= last
+
+
+def validate_name(name):
+    name = str(name or "")
+    if not name:
+        raise MachineSpecError("name is empty; expected the machine's name, e.g. bot-bottle-researcher")
+    if name.startswith("-"):
+        raise MachineSpecError(
+            f"name {name!r} starts with '-', which smolvm would read as an option; "
+            f"choose a name that starts with a letter or digit")
+    return name
+
+
+class CreateOptions:
+    """What `machine create` is asked for, validated and in the form the argv needs."""
+
+    def __init__(self, smolmachine=None, image=None, net=False, allow_cidrs=None, env=None,
+                 cpus=None, mem=None):
+        if smolmachine and image:
+            raise MachineSpecError("smolmachine and image are mutually exclusive; give one of them")
+        self.smolmachine = os.path.abspath(os.path.expanduser(smolmachine)) if smolmachine else None
+        self.image = image or None
+        self.net = bool(net)
+        self.allow_cidrs = list(allow_cidrs or [])
+        self.env = _env_pairs(env)
+        self.cpus = _bounded("cpus", cpus, 1, 255)
+        self.mem = _bounded("mem", mem, 1, 4294967295)
+
+    def check_source(self):
+        """Fail before anything runs when the packed .smolmachine is not a readable file."""
+        if self.smolmachine is None:
+            return
+        if not os.path.isfile(self.smolmachine):
+            raise MachineSpecError(
+                f"smolmachine {self.smolmachine} does not exist or is not a file; expected the "
+                f"packed .smolmachine to create the machine from (smolvm pack create ... -o NAME); "
+                f"build it first or fix the path")
+        if not os.access(self.smolmachine, os.R_OK):
+            raise MachineSpecError(f"smolmachine {self.smolmachine} is not readable by this user")
+
+    def flags(self):
+        argv = []
+        if self.smolmachine:
+            argv += ["--from", self.smolmachine]
+        if self.image:
+            argv += ["--image", self.image]
+        if self.cpus is not None:
+            argv += ["--cpus", str(self.cpus)]
+        if self.mem is not None:
+            argv += ["--mem", str(self.mem)]
+        if self.net:
+            argv.append("--net")
+        for cidr in self.allow_cidrs:
+            argv += ["--allow-cidr", cidr]
+        for key, value in self.env:
+            argv += ["-e", f"{key}={value}"]
+        return argv
+
+
+def _bounded(option, value, low, high):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise MachineSpecError(f"{option}={value!r} is not a number; expected an integer from {low} to {high}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise MachineSpecError(
+            f"{option}={value!r} is not a number; expected an integer from {low} to {high}") from None
+    if not low <= number <= high:
+        raise MachineSpecError(f"{option}={number} is out of range; expected an integer from {low} to {high}")
+    return number
+
+
+def _env_pairs(env):
+    pairs = []
+    for key, value in (env or {}).items():
+        key = str(key)
+        if not key or "=" in key:
+            raise MachineSpecError(
+                f"env key {key!r} is not a variable name; keys must be non-empty and contain no '='")
+        if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+            raise MachineSpecError(
+                f"env {key}={value!r} is not a string; quote the value in YAML (e.g. \"true\", \"1\")")
+        pairs.append((key, str(value)))
+    return pairs
+
+
+class SmolvmCli:
+    """One smolvm executable at one version, and the commands this collection runs with it.
+
+    ``run`` is called with an argv list and returns (rc, stdout, stderr); it must not use a shell.
+    """
+
+    def __init__(self, executable, run, version):
+        self.executable = executable
+        self._run = run
+        self.version = tuple(version)
+
+    @classmethod
+    def discover(cls, run, executable=DEFAULT_EXECUTABLE, path=None):
+        """Find smolvm and read its version, so every later argv has the right shape."""
+        resolved = find_executable(executable, path=path)
+        argv = [resolved, "--version"]
+        rc, out, err = run(argv)
+        if rc != 0:
+            raise SmolvmVersionError(
+                f"`{resolved} --version` failed (exit {rc}): {_said(err, out)}; check that "
+                f"executable is smol-machines' smolvm", argv=argv, rc=rc, stdout=out, stderr=err)
+        version, _text = parse_version(out)
+        return cls(resolved, run, version)
+
+    @property
+    def version_string(self):
+        return version_text(self.version)
+
+    # argv shapes -----------------------------------------------------------------------------
+
+    def _named(self, subcommand, name):
+        argv = [self.executable, "machine", subcommand]
+        if name_shape(self.version, subcommand) == "flag":
+            return argv + ["--name", name]
+        return argv + [name]
+
+    def create_argv(self, name, options):
+        return self._named("create", name) + options.flags()
+
+    def start_argv(self, name):
+        return self._named("start", name)
+
+    def stop_argv(self, name):
+        return self._named("stop", name)
+
+    def delete_argv(self, name):
+        # Without -f smolvm asks, and on a closed stdin prints "Cancelled" and exits 0.
+        return self._named("delete", name) + ["-f"]
+
+    def probe_argv(self, name):
+        return self._named("exec", name) + ["--", "true"]
+
+    def list_argv(self):
+        return [self.executable, "machine", "ls", "--json"]
+
+    # running ---------------------------------------------------------------------------------
+
+    def run(self, argv):
+        """Run ``argv``; return stdout, or raise SmolvmCommandError carrying smolvm's stderr."""
+        rc, out, err = self._run(argv)
+        if rc != 0:
+            what = " ".join(argv[1:3]) if len(argv) > 2 else argv[0]
+            raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {_said(err, out)}",
+                                     argv=argv, rc=rc, stdout=out, stderr=err)
+        return out
+
+    def try_run(self, argv):
+        """Run ``argv`` and return (rc, stdout, stderr) whatever the exit code."""
+        return self._run(argv)
+
+    def list_machines(self):
+        """Every machine as `machine ls --json` shows it: a list of dicts."""
+        argv = self.list_argv()
+        out = self.run(argv)
+        try:
+            machines = json.loads(out)
+        except ValueError as exc:
+            raise SmolvmOutputError(
+                f"`smolvm machine ls --json` did not print JSON ({exc}); output began "
+                f"{out[:200]!r}", argv=argv, stdout=out) from None
+        if not isinstance(machines, list) or not all(isinstance(m, dict) for m in machines):
+            raise SmolvmOutputError(
+                f"`smolvm machine ls --json` printed {type(machines).__name__} JSON, expected an "
+                f"array of machine objects; output began {out[:200]!r}", argv=argv, stdout=out)
+        return machines
+
+    def get_machine(self, name):
+        """The `machine ls --json` object of machine ``name``, or None when there is none."""
+        for machine in self.list_machines():
+            if machine.get("name") == name:
+                return machine
+        return None
+
+
+def _said(stderr, stdout=""):
+    text = (stderr or "").strip() or (stdout or "").strip()
+    return text if text else "(smolvm printed nothing)"
+
+
+class MachineManager:
+    """Bring one machine to a wanted state: read once, decide, act (unless check mode), report.
+
+    ``commands`` and ``changed`` stay readable after a failure, so the caller can report what
+    already ran.
+    """
+
+    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic):
+        self.cli = cli
+        self._sleep = sleep
+        self._clock = clock
+        self.commands = []
+        self.changed = False
+        self.warnings = []
+
+    def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
+               check_mode=False):
+        name = validate_name(name)
+        if state not in STATES:
+            raise MachineSpecError(f"state={state!r} is not one of {', '.join(STATES)}")
+        if wait and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
+                     or wait_timeout <= 0):
+            raise MachineSpecError(
+                f"wait_timeout={wait_timeout!r} is not a positive number of seconds; "
+                f"expected e.g. 60")
+        options = options or CreateOptions()
+        before = self.cli.get_machine(name)
+        before_state = before.get("state", "unknown") if before else "absent"
+        current = before_state
+
+        if state == "absent":
+            if before is not None:
+                # smolvm 0.8 deletes a running machine's record without stopping its VM
+                # process; stop it first so no VM outlives its record.
+                if before_state in LIVE_STATES:
+                    self._act(self.cli.stop_argv(name), check_mode)
+                self._act(self.cli.delete_argv(name), check_mode)
+                current = "absent"
+        else:
+            if before is None:
+                options.check_source()
+                self._act(self.cli.create_argv(name, options), check_mode)
+                self._warn_dropped_egress(name, options, check_mode, starts=state == "started")
+                current = "created"
+            else:
+                self._warn_differences(name, before, options)
+            if state == "started" and current != "running":
+                self._act(self.cli.start_argv(name), check_mode)
+                current = "running"
+            elif state == "stopped" and current in LIVE_STATES:
+                self._act(self.cli.stop_argv(name), check_mode)
+                current = "stopped"
+
+        after = before
+        if not check_mode:
+            if self.changed:
+                after = self.cli.get_machine(name)
+                self._verify(name, state, after)
+                current = after.get("state", "unknown") if after else "absent"
+            if state == "started" and wait:
+                self._wait(name, wait_timeout)
+
+        return {
+            "changed": self.changed,
+            # In check mode nothing changed, so the machine is reported as it is now.
+            "machine": dict(after) if after else {},
+            "version": self.cli.version_string,
+            "commands": [list(argv) for argv in self.commands],
+            "diff": {"before": {"name": name, "state": before_state},
+                     "after": {"name": name, "state": current}},
+            "warnings": list(self.warnings),
+        }
+
+    def _act(self, argv, check_mode):
+        self.commands.append(argv)
+        if not check_mode:
+            self.cli.run(argv)
+        # Only once the command succeeded (or would run, in check mode): a refused create
+        # changed nothing.
+        self.changed = True
+
+    def _verify(self, name, state, after):
+        # smolvm can exit 0 having done nothing (delete without -f prints "Cancelled"), so what
+        # counts is the state `machine ls --json` reports afterwards.
+        argv = self.cli.list_argv()
+        if state == "absent":
+            if after is not None:
+                raise SmolvmOutputError(
+                    f"smolvm exited 0 but machine {name} is still listed (state "
+                    f"{after.get('state')!r}); delete it by hand with "
+                    f"`{' '.join(self.cli.delete_argv(name))}` and look at smolvm's output", argv=argv)
+            return
+        if after is None:
+            raise SmolvmOutputError(
+                f"smolvm machine create exited 0 but machine {name} is not listed by "
+                f"`smolvm machine ls --json`; check smolvm's state directory", argv=argv)
+        got = after.get("state")
+        if state == "started" and got != "running":
+            raise SmolvmOutputError(
+                f"smolvm machine start exited 0 but machine {name} is {got!r}, not 'running'; "
+                f"look at the machine's logs and start it by hand to see why", argv=argv)
+        if state == "stopped" and got in LIVE_STATES:
+            raise SmolvmOutputError(
+                f"smolvm machine stop exited 0 but machine {name} is still {got!r}", argv=argv)
+
+    def _wait(self, name, timeout):
+        argv = self.cli.probe_argv(name)
+        self.commands.append(argv)
+        deadline = self._clock() + timeout
+        delay = PROBE_FIRST_DELAY
+        attempts = 0
+        while True:
+            attempts += 1
+            rc, out, err = self.cli.try_run(argv)
+            if rc == 0:
+                return attempts
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise SmolvmCommandError(
+                    f"machine {name} did not answer `machine exec -- true` within {timeout} s "
+                    f"({attempts} attempts); last error (exit {rc}): {_said(err, out)}; raise "
+                    f"wait_timeout if the guest boots slowly", argv=argv, rc=rc, stdout=out, stderr=err)
+            self._sleep(min(delay, remaining))
+            delay = min(delay * 2, PROBE_MAX_DELAY)
+
+    def _warn_dropped_egress(self, name, options, check_mode, starts):
+        if not (options.smolmachine and options.allow_cidrs and from_drops_egress(self.cli.version)):
+            return
+        verb = "would drop" if check_mode else "dropped"
+        if options.net:
+            left = "networking on and no egress allowlist (allowed_cidrs is null): unrestricted egress"
+        else:
+            left = "no egress allowlist (allowed_cidrs is null), and --allow-cidr did not turn networking on"
+        if starts:
+            todo = (f"state=started starts it straight away, unconfined: stop it, run "
+                    f"bot_bottle.smolmachines.smolvm_allowlist with name={name}, then start it "
+                    f"(or create it with state=present first).")
+        else:
+            todo = (f"Run bot_bottle.smolmachines.smolvm_allowlist with name={name} before the "
+                    f"machine starts.")
+        self.warnings.append(
+            f"smolvm {self.cli.version_string} {verb} allow_cidrs ({', '.join(options.allow_cidrs)}) "
+            f"on `machine create --from` (a smolvm bug in 0.5.12 to 1.7.7, fixed in 1.8.0): machine "
+            f"{name} has {left}. {todo}")
+
+    def _warn_differences(self, name, machine, options):
+        wanted = []
+        if options.cpus is not None and machine.get("cpus") != options.cpus:
+            wanted.append(f"cpus={options.cpus} (it has {machine.get('cpus')})")
+        if options.mem is not None and machine.get("memory_mib") != options.mem:
+            wanted.append(f"mem={options.mem} (it has memory_mib={machine.get('memory_mib')})")
+        if options.net and machine.get("network") is False:
+            wanted.append("net=true (it has networking off)")
+        if options.image and machine.get("image") != options.image:
+            wanted.append(f"image={options.image} (it has {machine.get('image')})")
+        if wanted:
+            self.warnings.append(
+                f"machine {name} already exists and differs from what was asked: {', '.join(wanted)}. "
+                f"smolvm_machine does not change an existing machine; delete it (state=absent) and "
+                f"create it again, or change it with `smolvm machine update` while it is stopped.")

@@ -1,0 +1,323 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bot-bottle developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: smolvm_machine
+short_description: Create, start, stop and delete a smolvm machine
+version_added: 0.1.0
+description:
+  - Brings one L(smolvm,https://github.com/smol-machines/smolvm) machine to a wanted state through
+    the C(smolvm) command line, so a playbook can launch and tear down a bottle's microVM
+    idempotently.
+  - Reads C(smolvm machine ls --json) first and runs only the commands needed. After acting it
+    reads C(machine ls --json) again and fails unless the machine is in the state asked for,
+    because smolvm can exit 0 having done nothing.
+  - Speaks every smolvm from 0.8 on. Before 1.0.2 C(machine create) and C(machine delete) take
+    the name as a positional argument; from 1.0.2 they take C(--name), and 1.9.3 refuses a
+    positional name. The module reads C(smolvm --version) and shapes each command to match.
+  - Deletes always with C(-f). Without it smolvm asks for confirmation and, with no terminal,
+    prints C(Cancelled) and exits 0 having deleted nothing.
+  - The create options (O(smolmachine), O(image), O(net), O(allow_cidrs), O(env), O(cpus),
+    O(mem)) are used only when the machine is created. smolvm cannot change most of them later,
+    so an existing machine is never changed; when its C(cpus), C(memory_mib), C(network) or
+    C(image) differ from what was asked, the module warns. Its environment, allowlist and source
+    file are not shown by C(machine ls --json) and are not compared.
+  - From smolvm 0.5.12 through 1.7.7, C(machine create --from) silently drops C(--allow-cidr)
+    (fixed in 1.8.0). The module does not repair that; it warns, and
+    M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist into smolvm's database.
+author:
+  - bot-bottle developers (@bot-bottle)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports the commands it would run in RV(commands). It does not wait for the guest.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the machine's name and state before and after.
+  platform:
+    platforms: posix
+    support: full
+    details:
+      - Runs where smolvm runs (macOS with Hypervisor.framework, Linux with KVM).
+options:
+  name:
+    description:
+      - The machine's name as smolvm knows it.
+      - Must not start with V(-).
+    type: str
+    required: true
+    version_added: 0.1.0
+  state:
+    description:
+      - V(present) creates the machine when it does not exist and leaves an existing one as it is,
+        running or not.
+      - V(started) creates the machine when needed and starts it unless it is running.
+      - V(stopped) creates the machine when needed and stops it when it is running. A machine
+        that was created and never started counts as stopped.
+      - V(absent) stops a running machine, then deletes it with C(machine delete -f), and checks
+        that C(machine ls --json) no longer lists it. smolvm 0.8 deletes a running
+        machine's record without stopping its VM, hence the stop first.
+    type: str
+    choices: [present, started, stopped, absent]
+    default: present
+    version_added: 0.1.0
+  executable:
+    description:
+      - The smolvm executable, a name looked up on E(PATH) or a path.
+    type: path
+    default: smolvm
+    version_added: 0.1.0
+  smolmachine:
+    description:
+      - Path of the packed C(.smolmachine) to create the machine from (C(machine create --from)).
+      - Must be an existing file when the machine is created; the module fails before running
+        any smolvm command otherwise. Not needed once the machine exists.
+      - Mutually exclusive with O(image).
+    type: path
+    version_added: 0.1.0
+  image:
+    description:
+      - Container image to create the machine from (C(machine create --image)), for example
+        V(alpine:3.20).
+      - Mutually exclusive with O(smolmachine).
+    type: str
+    version_added: 0.1.0
+  net:
+    description:
+      - Create the machine with outbound networking (C(--net)).
+      - smolvm turns networking on by itself when O(allow_cidrs) is given, except with
+        O(smolmachine) at the versions that drop the allowlist; set O(net=true) with
+        O(allow_cidrs) to state the intent everywhere.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  allow_cidrs:
+    description:
+      - Egress allowlist, one C(--allow-cidr) each. A bare address becomes a V(/32) (or V(/128)).
+      - The list is validated and normalised before smolvm runs.
+      - Ignored by smolvm 0.5.12 through 1.7.7 together with O(smolmachine); see the description
+        and M(bot_bottle.smolmachines.smolvm_allowlist).
+    type: list
+    elements: str
+    version_added: 0.1.0
+  env:
+    description:
+      - Environment variables of the guest, one C(-e KEY=VALUE) each.
+      - Numbers are passed as written. Booleans and null are refused, because YAML would turn
+        V(yes) into V(True); quote such values.
+    type: dict
+    version_added: 0.1.0
+  cpus:
+    description:
+      - Number of virtual CPUs. smolvm's default (or the packed machine's) when not given.
+    type: int
+    version_added: 0.1.0
+  mem:
+    description:
+      - Memory in MiB. smolvm's default (or the packed machine's) when not given.
+    type: int
+    version_added: 0.1.0
+  wait:
+    description:
+      - With O(state=started), poll C(machine exec -- true) until the guest answers, backing off
+        from 0.25 s to 2 s between tries, whether or not this run started the machine.
+      - Fails with the last error smolvm printed when the guest has not answered within
+        O(wait_timeout).
+    type: bool
+    default: false
+    version_added: 0.1.0
+  wait_timeout:
+    description:
+      - How many seconds O(wait) polls before it gives up.
+    type: int
+    default: 60
+    version_added: 0.1.0
+notes:
+  - The PyPI package named C(smolvm) is a different program. The module refuses an executable
+    whose C(--version) does not print C(smolvm X.Y.Z).
+seealso:
+  - module: bot_bottle.smolmachines.smolvm_allowlist
+    description: Make a machine's persisted egress allowlist what it must be, and prove it.
+  - module: bot_bottle.smolmachines.bottle_alias
+    description: Give a bottle the loopback alias its machine is confined to.
+  - name: smolvm
+    description: The microVM command line this module drives.
+    link: https://github.com/smol-machines/smolvm
+"""
+
+EXAMPLES = r"""
+---
+- name: Create a bottle's machine from its packed image, confined to its alias
+  bot_bottle.smolmachines.smolvm_machine:
+    name: bot-bottle-researcher-m3hxd
+    smolmachine: /var/lib/bot-bottle/agent.smolmachine
+    net: true
+    allow_cidrs:
+      - 127.0.0.16/32
+    env:
+      PYTHONUNBUFFERED: "1"
+    cpus: 2
+    mem: 1024
+
+- name: Start it and wait until the guest answers
+  bot_bottle.smolmachines.smolvm_machine:
+    name: bot-bottle-researcher-m3hxd
+    state: started
+    wait: true
+    wait_timeout: 90
+
+- name: Stop it
+  bot_bottle.smolmachines.smolvm_machine:
+    name: bot-bottle-researcher-m3hxd
+    state: stopped
+
+- name: Delete it, running or not
+  bot_bottle.smolmachines.smolvm_machine:
+    name: bot-bottle-researcher-m3hxd
+    state: absent
+
+- name: Use a smolvm that is not on PATH
+  bot_bottle.smolmachines.smolvm_machine:
+    name: scratch
+    image: alpine:3.20
+    state: started
+    executable: /opt/smolvm/bin/smolvm
+"""
+
+RETURN = r"""
+machine:
+  description:
+    - The machine as C(smolvm machine ls --json) shows it after the run, V({}) when it does not
+      exist.
+    - In check mode, the machine as it is now.
+    - smolvm does not show the allowlist or the network backend here; read them with
+      M(bot_bottle.smolmachines.smolvm_allowlist).
+  returned: success
+  type: dict
+  sample:
+    name: bot-bottle-researcher-m3hxd
+    state: running
+    cpus: 2
+    memory_mib: 1024
+    pid: 41233
+    mounts: 0
+    ports: 0
+    created_at: 1748282400
+    storage_gb: null
+    overlay_gb: null
+    image: python:3.12-alpine
+    entrypoint: []
+    cmd: [python3, app.py]
+    ephemeral: false
+    gpu: false
+    gpu_vram_mib: null
+    restart_policy: never
+    restart_max_retries: 0
+    restart_count: 0
+    health_cmd: null
+    health_interval_secs: null
+    health_timeout_secs: null
+    health_retries: null
+    health_startup_grace_secs: null
+    network: true
+version:
+  description: The version smolvm reported with C(--version).
+  returned: success
+  type: str
+  sample: 0.8.0
+commands:
+  description:
+    - The smolvm commands that change the machine, as argv lists, in the order they ran (in
+      check mode, the order they would run). The executable is its absolute path.
+    - With O(wait), the readiness probe is listed once however often it ran.
+    - Read-only commands (C(--version), C(machine ls --json)) are not listed.
+  returned: always
+  type: list
+  elements: list
+  sample:
+    - [/usr/local/bin/smolvm, machine, create, bot-bottle-researcher-m3hxd, --from, /var/lib/bot-bottle/agent.smolmachine,
+       --net, --allow-cidr, 127.0.0.16/32]
+    - [/usr/local/bin/smolvm, machine, start, --name, bot-bottle-researcher-m3hxd]
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (
+    CidrError, normalize_cidrs,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
+    CreateOptions, MachineManager, SmolvmCli, SmolvmError,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="present",
+                       choices=["present", "started", "stopped", "absent"]),
+            executable=dict(type="path", default="smolvm"),
+            smolmachine=dict(type="path"),
+            image=dict(type="str"),
+            net=dict(type="bool", default=False),
+            allow_cidrs=dict(type="list", elements="str"),
+            env=dict(type="dict"),
+            cpus=dict(type="int"),
+            mem=dict(type="int"),
+            wait=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=60),
+        ),
+        mutually_exclusive=[("smolmachine", "image")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    manager = None
+
+    def run(argv):
+        # No shell, and no expansion of $VAR or ~ inside argument values such as env values.
+        return module.run_command(argv, expand_user_and_vars=False)
+
+    try:
+        allow_cidrs = normalize_cidrs(params["allow_cidrs"] or [])
+    except CidrError as exc:
+        module.fail_json(msg=f"allow_cidrs: {exc}", changed=False, commands=[])
+
+    try:
+        options = CreateOptions(
+            smolmachine=params["smolmachine"], image=params["image"], net=params["net"],
+            allow_cidrs=allow_cidrs, env=params["env"], cpus=params["cpus"], mem=params["mem"])
+        manager = MachineManager(SmolvmCli.discover(run, executable=params["executable"]))
+        result = manager.ensure(params["name"], state=params["state"], options=options,
+                                wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                check_mode=module.check_mode)
+    except SmolvmError as exc:
+        facts = dict(exc.facts, changed=False, commands=[])
+        if manager is not None:
+            facts.update(changed=manager.changed, commands=manager.commands,
+                         version=manager.cli.version_string)
+            for warning in manager.warnings:
+                module.warn(warning)
+        module.fail_json(msg=str(exc), **facts)
+    except Exception as exc:
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
