@@ -10,3 +10,6 @@ mkdir -p "$COLLECTION_DIR"
 # The copy lies inside this checkout's ignored .build/; ansible-test would ask the outer repository
 # which files exist and find none. An index of its own makes the copy's files visible.
 (cd "$COLLECTION_DIR" && git init -q && git add -A)
+# ansible-test integration ignores ANSIBLE_COLLECTIONS_PATH and looks only beside this collection,
+# so community.docker has to stand there too.
+ln -sfn "$DEPS_ROOT/ansible_collections/community" "$COLLECTIONS_ROOT/ansible_collections/community"
