@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make demo`: set up (venv, community.docker, Docker engine, test image), launch two bottles with
+# the collection's launch playbook (the bottle role), print each bottle's alias, host ports and
+# VM allowlist, then tear both down with the teardown playbook.
+#
+# smolvm: a real smolvm on PATH is used when BOTTLE_SMOLMACHINE names a packed .smolmachine for it
+# to boot. Otherwise the smolvm stand-in (tests/standins/smolvm, version 0.8.0) plays smolvm, with
+# its state database in a temporary directory. The demo says which one runs.
+# BOTTLE_BUNDLE_IMAGE picks the sidecar bundle image (default: the locally built test image).
+set -euo pipefail
+export BOTTLE_COLLECTIONS_ROOT="${BOTTLE_COLLECTIONS_ROOT:-$(cd "$(dirname "$0")/.." && pwd)/.build/demo}"
+source "$(dirname "$0")/lib.sh"
+
+bash "$ROOT/scripts/setup.sh"
+load_docker_host
+bash "$ROOT/scripts/sync-collection.sh"
+
+# Show what changes, not every check the role makes.
+export ANSIBLE_DISPLAY_OK_HOSTS=false ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+
+work=$(mktemp -d)
+launched=()
+ansible_args=()
+# Adding loopback aliases needs root outside Linux; the role asks for it only when one is missing.
+[ "$(uname -s)" = Linux ] || ansible_args+=(--ask-become-pass)
+
+teardown() {
+  local slug
+  for slug in ${launched[@]+"${launched[@]}"}; do
+    log "tearing down $slug"
+    ansible-playbook bot_bottle.smolmachines.teardown ${ansible_args[@]+"${ansible_args[@]}"} -e "@$work/vars.yml" \
+      -e "bottle_slug=$slug" || log "teardown of $slug failed; run the cleanup playbook"
+  done
+  rm -rf "$work"
+}
+trap teardown EXIT
+
+# bot-bottle's slugs: the agent's name and five random base-36 characters.
+random_suffix() {
+  "$VENV/bin/python" -c 'import secrets, string; print("".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5)))'
+}
+
+real_version=""
+if command -v smolvm >/dev/null 2>&1; then
+  # The PyPI package named smolvm is another program; smolvm itself prints `smolvm X.Y.Z`.
+  real_version=$(smolvm --version 2>/dev/null | sed -n 's/^smolvm \([0-9][0-9.]*\)$/\1/p' | head -n1) || true
+fi
+if [ -n "$real_version" ] && [ -f "${BOTTLE_SMOLMACHINE:-}" ]; then
+  log "using the real smolvm $real_version at $(command -v smolvm), booting $BOTTLE_SMOLMACHINE"
+  cat > "$work/vars.yml" <<YAML
+bottle_smolvm_executable: $(command -v smolvm)
+bottle_smolmachine: $BOTTLE_SMOLMACHINE
+YAML
+else
+  if [ -n "$real_version" ]; then
+    log "smolvm $real_version is on PATH, but BOTTLE_SMOLMACHINE does not name a packed .smolmachine for it to boot"
+  else
+    log "no smolvm on PATH"
+  fi
+  log "using the smolvm STAND-IN (tests/standins/smolvm, version 0.8.0): no VM really boots; its state lives in $work/data"
+  echo '{"image": "bot-bottle/agent:demo", "cmd": ["sleep", "infinity"]}' > "$work/agent.smolmachine"
+  cat > "$work/vars.yml" <<YAML
+bottle_smolvm_executable: $COLLECTION_DIR/tests/standins/smolvm
+bottle_smolmachine: $work/agent.smolmachine
+bottle_environment:
+  XDG_DATA_HOME: $work/data
+  SMOLVM_STANDIN_VERSION: "0.8.0"
+YAML
+fi
+cat >> "$work/vars.yml" <<YAML
+bottle_bundle_image: ${BOTTLE_BUNDLE_IMAGE:-$TEST_IMAGE}
+bottle_bundle_ports: [9099, 9418, 9100]
+bottle_guest_url_env:
+  GIT_URL: {port: 9418, scheme: git}
+  MCP_URL: 9100
+YAML
+# The test image's daemons run under `sh -c`, which ignores SIGTERM: do not wait 10 s for them.
+[ -n "${BOTTLE_BUNDLE_IMAGE:-}" ] || echo "bottle_bundle_stop_timeout: 1" >> "$work/vars.yml"
+
+for agent in researcher reviewer; do
+  slug="$agent-$(random_suffix)"
+  log "launching bottle $slug"
+  launched+=("$slug")
+  ansible-playbook bot_bottle.smolmachines.launch \
+    ${ansible_args[@]+"${ansible_args[@]}"} -e "@$work/vars.yml" -e "bottle_slug=$slug" \
+    -e "bottle_launch_output=$work/$slug.json"
+done
+
+echo
+"$VENV/bin/python" - "$work" "${launched[@]}" <<'PY'
+import json
+import sys
+
+work, slugs = sys.argv[1], sys.argv[2:]
+rows = [("slug", "alias", "ports (container->host)", "allowlist")]
+for slug in slugs:
+    with open(f"{work}/{slug}.json", encoding="utf-8") as handle:
+        bottle = json.load(handle)
+    ports = " ".join(f"{port}->{host}" for port, host in bottle["ports"].items())
+    rows.append((bottle["slug"], bottle["alias"], ports, ", ".join(bottle["allowlist"])))
+widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+for index, row in enumerate(rows):
+    print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if index == 0:
+        print("  ".join("-" * width for width in widths))
+PY
+echo
