@@ -4,7 +4,7 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: sanity units integration lint build molecule
+# Stages: sanity units integration lint build molecule reliability
 source "$(dirname "$0")/lib.sh"
 
 passed=0
@@ -75,6 +75,12 @@ run_build() {
   done
 }
 
+# Parallel launches and injected faults against the real engine (tests/reliability, pytest).
+run_reliability() {
+  (cd "$COLLECTION_DIR" && PYTHONPATH="$COLLECTIONS_ROOT:$DEPS_ROOT" \
+    python -m pytest -p no:ansible -p no:cacheprovider -q tests/reliability "$@")
+}
+
 run_molecule() {
   (cd "$COLLECTION_DIR" && molecule test -s "$1")
 }
@@ -88,7 +94,7 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build molecule)
+  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build molecule reliability)
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -109,6 +115,8 @@ main() {
         local m
         for m in $(molecule_scenarios); do stage "molecule:$m" run_molecule "$m"; done ;;
       molecule:*) stage "$s" run_molecule "${s#molecule:}" ;;
+      reliability) [ -d "$ROOT/tests/reliability" ] && stage reliability run_reliability ;;
+      reliability:*) stage "$s" run_reliability -k "${s#reliability:}" ;;
       *) log "unknown stage $s"; failed=$((failed + 1)); failures+=("$s") ;;
     esac
   done
