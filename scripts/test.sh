@@ -33,6 +33,7 @@ docker_host: "$DOCKER_HOST"
 bottle_standins: "$COLLECTION_DIR/tests/standins"
 bottle_test_image: "$TEST_IMAGE"
 bottle_test_python_image: "$TEST_PYTHON_IMAGE"
+bottle_real_smolmachine: "${BOTTLE_REAL_SMOLMACHINE:-}"
 YAML
 }
 
