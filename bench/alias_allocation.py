@@ -25,7 +25,6 @@ import concurrent.futures
 import itertools
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -34,19 +33,10 @@ import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAGE = "bot-bottle/test-bundle:1"
+from _common import IMAGE, LoadWatch, import_collection, machine, timed
+
 FIRST, LAST = "127.0.1.0", "127.0.3.255"
 BIG_LAST = "127.1.0.255"  # 65,536 aliases from FIRST, the most a pool may hold
-
-
-def import_collection():
-    """Make the checkout importable as ansible_collections.bot_bottle.smolmachines."""
-    shim = tempfile.mkdtemp(prefix="bench-collections-")
-    os.makedirs(os.path.join(shim, "ansible_collections", "bot_bottle"))
-    os.symlink(ROOT, os.path.join(shim, "ansible_collections", "bot_bottle", "smolmachines"))
-    sys.path.insert(0, shim)
-    return shim
 
 
 def original_in_use(prefix: str) -> set:
@@ -62,28 +52,6 @@ def original_in_use(prefix: str) -> set:
                 if mapping.get("HostIp"):
                     in_use.add(mapping["HostIp"])
     return in_use
-
-
-def timed(function, runs: int) -> list:
-    samples = []
-    for _run in range(runs):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} x {cpu}, Python {platform.python_version()}"
 
 
 def main() -> int:
@@ -118,6 +86,7 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="bench-alias-")
     running = []
     results = []
+    load = LoadWatch()
 
     def start(index):
         return engine.containers.run(IMAGE, command=["sleep", "2147483647"], name=f"{prefix}b{index}",
@@ -144,9 +113,11 @@ def main() -> int:
                 assert {a for b in reader.read() for a in b.aliases} == expected
                 assert original_in_use(prefix) == expected
                 assert allocate() == aliases[count]
+                load.sample()
                 allocation = timed(allocate, args.runs)
                 read = timed(reader.read, args.runs)
                 original = timed(lambda: original_in_use(prefix), args.original_runs)
+                load.sample()
                 row = dict(bundles=count, allocation=allocation, read=read, original=original, setup_s=setup)
                 results.append(row)
                 if count == counts[-1]:
@@ -166,7 +137,8 @@ def main() -> int:
     base = statistics.median(results[0]["allocation"])
     print(f"Machine: {machine()}; Docker {info.get('ServerVersion')} "
           f"({info.get('Driver')} storage), API {engine.version().get('ApiVersion')}; docker SDK {docker.__version__}.")
-    print(f"Medians of {args.runs} allocations and reads, {args.original_runs} original readings per row.\n")
+    print(f"Medians of {args.runs} allocations and reads, {args.original_runs} original readings per row; "
+          f"load {load.describe()}.\n")
     print("| running bundles | allocation (ms) | of which the list call (ms) | original: ps + inspect each (ms) "
           "| original / allocation | allocation vs 0 bundles |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -180,7 +152,7 @@ def main() -> int:
           f"(pool of {len(pool)}: {statistics.median(last['allocation']) * 1000:.1f} ms).")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(dict(machine=machine(), docker=info.get("ServerVersion"), results=results), handle, indent=2)
+            json.dump(dict(machine=machine(), docker=info.get("ServerVersion"), load=load.samples, results=results), handle, indent=2)
     return 0
 
 

@@ -1,10 +1,38 @@
 #!/usr/bin/env bash
-# Run the benchmarks in bench/ against the local engine; figures go to bench/results/ and the
-# tables in docs/performance.md are written from them by hand.
+# Run the benchmarks in bench/ against the local engine. Each prints Markdown tables (also kept in
+# bench/results/<name>.md) and writes every sample to bench/results/<name>.json; the tables in
+# docs/performance.md are copied from them by hand, with the load the run saw.
+#   bash scripts/bench.sh                           # every benchmark with its default settings
+#   bash scripts/bench.sh adhoc_modules --runs 5    # one benchmark, with its own options
+# Benchmarks: alias_allocation, adhoc_modules, launch_profile (see the top of each file).
 source "$(dirname "$0")/lib.sh"
+BENCHES=(alias_allocation adhoc_modules launch_profile)
+
+run_bench() {
+  local name=$1
+  shift
+  log "bench $name (load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime))"
+  PYTHONPATH="$COLLECTIONS_ROOT" python "bench/$name.py" --json "bench/results/$name.json" "$@" \
+    | tee "bench/results/$name.md"
+}
+
+selected=()
+if [ $# -gt 0 ]; then
+  if [ ! -f "$ROOT/bench/$1.py" ] || [[ $1 == _* ]]; then
+    log "no benchmark named '$1'; expected one of: ${BENCHES[*]}"
+    exit 2
+  fi
+  selected=("$1")
+  shift
+else
+  selected=("${BENCHES[@]}")
+fi
+
 "$ROOT/scripts/setup.sh"
 load_docker_host
 "$ROOT/scripts/sync-collection.sh"
 mkdir -p "$ROOT/bench/results"
 cd "$ROOT" || exit 1
-PYTHONPATH="$COLLECTIONS_ROOT" python bench/alias_allocation.py --json bench/results/alias_allocation.json "$@"
+for name in "${selected[@]}"; do
+  run_bench "$name" "$@"
+done

@@ -19,26 +19,33 @@ Decisions:
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
-import traceback
+import sys
 
 from ansible.module_utils.basic import env_fallback
 
-try:
-    import docker
-    from docker.errors import DockerException
-    from docker.tls import TLSConfig
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
+# Importing the SDK (with requests and urllib3) costs about 80 ms, most of what bottle_alias costs
+# over ansible.builtin.ping (docs/performance.md). A release (state=absent) never talks to Docker,
+# so the SDK is imported only when a client is built; finding it is enough to know it is installed.
+HAS_DOCKER = importlib.util.find_spec("docker") is not None
+DOCKER_IMPORT_ERROR = None if HAS_DOCKER else "ModuleNotFoundError: No module named 'docker'"
 
-    class DockerException(Exception):  # type: ignore[no-redef]
-        """Stands in so that `except DockerException` stays valid without the SDK."""
-else:
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
+
+def _sdk():
+    """The docker package, imported on first use."""
+    import docker  # pylint: disable=import-outside-toplevel
+    return docker
+
+
+def _docker_errors() -> tuple:
+    """The SDK's base exception, once the SDK is imported (nothing can raise it before)."""
+    docker = sys.modules.get("docker")
+    errors = getattr(docker, "errors", None)
+    return (errors.DockerException,) if errors is not None else ()
+
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT_SECONDS = 60
@@ -93,8 +100,8 @@ def _go_regexp_escape(text: str) -> str:
 
 def _sdk_major() -> int:
     try:
-        return int(str(docker.__version__).split(".", 1)[0])
-    except (NameError, ValueError):
+        return int(str(_sdk().__version__).split(".", 1)[0])
+    except (ImportError, ValueError):
         return 0
 
 
@@ -144,10 +151,16 @@ def docker_client(params: dict, environ=None):
         raise DockerStateError("the Docker SDK for Python (the 'docker' package) is not installed")
     kwargs = connection_params(params, environ)
     try:
+        docker = _sdk()
+    except ImportError as exc:
+        raise DockerStateError(
+            f"the Docker SDK for Python (the 'docker' package) is installed but cannot be imported: {exc}; "
+            f"reinstall it with its dependencies (pip install docker)") from exc
+    try:
         if "tls" in kwargs:
-            kwargs["tls"] = TLSConfig(**kwargs["tls"])
+            kwargs["tls"] = docker.tls.TLSConfig(**kwargs["tls"])
         return docker.DockerClient(**kwargs)
-    except (DockerException, OSError, ValueError) as exc:
+    except _docker_errors() + (OSError, ValueError) as exc:
         raise DockerStateError(unreachable_message(kwargs["base_url"], exc)) from exc
 
 
@@ -236,7 +249,7 @@ class BundleReader:
         try:
             containers = self.client.containers.list(
                 sparse=True, filters={"name": "^/?" + _go_regexp_escape(self.prefix)})
-        except (DockerException, OSError, ValueError) as exc:
+        except _docker_errors() + (OSError, ValueError) as exc:
             raise DockerStateError(unreachable_message(self.docker_host or "the configured host", exc)) from exc
         bundles = []
         for container in containers:
