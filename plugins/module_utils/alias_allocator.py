@@ -29,12 +29,15 @@ import ipaddress
 import math
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
-    is_valid_name,
+    DEFAULT_PREFIX, DOCKER_ARGUMENT_SPEC, DOCKER_REQUIRED_TOGETHER, BundleReader, DockerStateError,
+    check_prefix, docker_client, is_valid_name,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
-    FileLock, table_as_dict,
+    DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_TTL, FileLock, LeaseError, LeaseStore, table_as_dict,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import RESERVED
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
+    POOL_ARGUMENT_SPEC, RESERVED, AliasPool, PoolError,
+)
 
 # How many holders an exhaustion message names before summarising the rest.
 MESSAGE_HOLDERS = 20
@@ -275,3 +278,29 @@ class AliasAllocator:
         outside = [snapshot.describe(alias) for alias in sorted(snapshot.bound, key=_sort_key)
                    if alias not in self.pool]
         return dict(aliases=aliases, free=len(aliases) - in_use, in_use=in_use, outside_pool=outside)
+
+
+# The options of every module that reads or hands out aliases (doc fragments pool, leases, docker).
+ALLOCATOR_ARGUMENT_SPEC = dict(
+    prefix=dict(type="str", default=DEFAULT_PREFIX),
+    lock_path=dict(type="path", default=DEFAULT_LOCK_PATH),
+    lease_path=dict(type="path", default=DEFAULT_LEASE_PATH),
+    **POOL_ARGUMENT_SPEC,
+    **DOCKER_ARGUMENT_SPEC,
+)
+ALLOCATOR_REQUIRED_TOGETHER = DOCKER_REQUIRED_TOGETHER
+
+# What allocator_from_params() and the allocator raise for bad input or an unprovable state; the
+# modules turn these into a failure with the message, anything else into an unexpected error.
+ALLOCATOR_ERRORS = (PoolError, DockerStateError, LeaseError)
+
+
+def allocator_from_params(params: dict, ttl: int = DEFAULT_TTL, read_docker: bool = True) -> AliasAllocator:
+    """The allocator ALLOCATOR_ARGUMENT_SPEC's options describe. Every option is checked before
+    Docker is asked (and, with `read_docker`, Docker is asked before any file is touched)."""
+    pool = AliasPool.from_params(params)
+    check_prefix(params["prefix"])
+    reader = None
+    if read_docker:
+        reader = BundleReader(docker_client(params), params["prefix"], params["docker_host"])
+    return AliasAllocator(pool, reader, LeaseStore(params["lease_path"]), params["lock_path"], ttl)

@@ -29,6 +29,7 @@ author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - bot_bottle.smolmachines.pool
+  - bot_bottle.smolmachines.leases
   - bot_bottle.smolmachines.docker
   - ansible.builtin.action_common_attributes
 attributes:
@@ -62,29 +63,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-    version_added: 0.1.0
-  prefix:
-    description:
-      - The name prefix of the bundle containers. Only running containers whose name starts with it
-        exactly are considered; the slug is the rest of the name.
-    type: str
-    default: bot-bottle-sidecars-
-    version_added: 0.1.0
-  lock_path:
-    description:
-      - The file locked exclusively while an alias is chosen and leased. Created with mode V(0600),
-        its directory with mode V(0700) when missing.
-      - Keep the default to serialise with bot-bottle's own launcher.
-    type: path
-    default: ~/.cache/bot-bottle/smolmachines.lock
-    version_added: 0.1.0
-  lease_path:
-    description:
-      - The lease table, a JSON file private to its owner (mode V(0600)), replaced atomically.
-      - A file that cannot be understood is an error, never reset, because a lost lease could give one
-        alias to two bottles.
-    type: path
-    default: ~/.cache/bot-bottle/smolmachines-leases.json
     version_added: 0.1.0
   lease_ttl:
     description:
@@ -204,52 +182,37 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allocator import (
-    AliasAllocator, AliasError,
+    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_REQUIRED_TOGETHER, AliasError, allocator_from_params,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
-    DEFAULT_PREFIX, DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, DOCKER_REQUIRED_TOGETHER, HAS_DOCKER,
-    BundleReader, DockerStateError, check_prefix, docker_client,
+    DOCKER_IMPORT_ERROR, HAS_DOCKER,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
-    DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_TTL, LeaseError, LeaseStore,
-)
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
-    POOL_ARGUMENT_SPEC, AliasPool, PoolError,
-)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import DEFAULT_TTL
 
 
 def main():
     argument_spec = dict(
         slug=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        prefix=dict(type="str", default=DEFAULT_PREFIX),
-        lock_path=dict(type="path", default=DEFAULT_LOCK_PATH),
-        lease_path=dict(type="path", default=DEFAULT_LEASE_PATH),
         lease_ttl=dict(type="int", default=DEFAULT_TTL),
+        **ALLOCATOR_ARGUMENT_SPEC,
     )
-    argument_spec.update(POOL_ARGUMENT_SPEC)
-    argument_spec.update(DOCKER_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=DOCKER_REQUIRED_TOGETHER)
+                           required_together=ALLOCATOR_REQUIRED_TOGETHER)
     params = module.params
     present = params["state"] == "present"
+    # A release only touches the lease table, so it works without the SDK (and without Docker).
     if present and not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     try:
-        pool = AliasPool.from_params(params)
-        check_prefix(params["prefix"])
-        reader = None
-        if present:
-            reader = BundleReader(docker_client(params), params["prefix"], params["docker_host"])
-        allocator = AliasAllocator(pool, reader, LeaseStore(params["lease_path"]), params["lock_path"],
-                                   params["lease_ttl"])
+        allocator = allocator_from_params(params, params["lease_ttl"], read_docker=present)
         if present:
             outcome = allocator.ensure_present(params["slug"], check_mode=module.check_mode)
         else:
             outcome = allocator.ensure_absent(params["slug"], check_mode=module.check_mode)
     except AliasError as exc:
         module.fail_json(msg=str(exc), slug=params["slug"], **exc.facts)
-    except (PoolError, DockerStateError, LeaseError) as exc:
+    except ALLOCATOR_ERRORS as exc:
         module.fail_json(msg=str(exc), slug=params["slug"])
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=f"unexpected error while handling the alias of {params['slug']}: {exc}",

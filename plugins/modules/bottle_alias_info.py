@@ -22,6 +22,7 @@ author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - bot_bottle.smolmachines.pool
+  - bot_bottle.smolmachines.leases
   - bot_bottle.smolmachines.docker
   - ansible.builtin.action_common_attributes
 attributes:
@@ -36,27 +37,6 @@ attributes:
     platforms: posix
     details:
       - Needs C(fcntl.flock), so Linux, macOS and the BSDs.
-options:
-  prefix:
-    description:
-      - The name prefix of the bundle containers. Only running containers whose name starts with it
-        exactly are considered; the slug is the rest of the name.
-    type: str
-    default: bot-bottle-sidecars-
-    version_added: 0.1.0
-  lock_path:
-    description:
-      - The allocation lock. Taken shared while reading, only when the file exists; never created.
-    type: path
-    default: ~/.cache/bot-bottle/smolmachines.lock
-    version_added: 0.1.0
-  lease_path:
-    description:
-      - The lease table written by M(bot_bottle.smolmachines.bottle_alias). A missing file means no
-        leases.
-    type: path
-    default: ~/.cache/bot-bottle/smolmachines-leases.json
-    version_added: 0.1.0
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias
   - module: bot_bottle.smolmachines.loopback_pool
@@ -160,40 +140,21 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allocator import (
-    AliasAllocator, AliasError,
+    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_REQUIRED_TOGETHER, AliasError, allocator_from_params,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
-    DEFAULT_PREFIX, DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, DOCKER_REQUIRED_TOGETHER, HAS_DOCKER,
-    BundleReader, DockerStateError, check_prefix, docker_client,
-)
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
-    DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_TTL, LeaseError, LeaseStore,
-)
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
-    POOL_ARGUMENT_SPEC, AliasPool, PoolError,
+    DOCKER_IMPORT_ERROR, HAS_DOCKER,
 )
 
 
 def main():
-    argument_spec = dict(
-        prefix=dict(type="str", default=DEFAULT_PREFIX),
-        lock_path=dict(type="path", default=DEFAULT_LOCK_PATH),
-        lease_path=dict(type="path", default=DEFAULT_LEASE_PATH),
-    )
-    argument_spec.update(POOL_ARGUMENT_SPEC)
-    argument_spec.update(DOCKER_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=DOCKER_REQUIRED_TOGETHER)
-    params = module.params
+    module = AnsibleModule(argument_spec=ALLOCATOR_ARGUMENT_SPEC, supports_check_mode=True,
+                           required_together=ALLOCATOR_REQUIRED_TOGETHER)
     if not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     try:
-        pool = AliasPool.from_params(params)
-        check_prefix(params["prefix"])
-        reader = BundleReader(docker_client(params), params["prefix"], params["docker_host"])
-        report = AliasAllocator(pool, reader, LeaseStore(params["lease_path"]), params["lock_path"],
-                                DEFAULT_TTL).report()
-    except (AliasError, PoolError, DockerStateError, LeaseError) as exc:
+        report = allocator_from_params(module.params).report()
+    except (AliasError,) + ALLOCATOR_ERRORS as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=f"unexpected error while reading the alias pool: {exc}",

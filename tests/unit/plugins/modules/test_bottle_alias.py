@@ -6,91 +6,34 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils import alias_allocator
 from ansible_collections.bot_bottle.smolmachines.plugins.modules import bottle_alias
 
 PREFIX = "bot-bottle-sidecars-"
 
 
-class FakeContainer:
-    def __init__(self, attrs):
-        self.attrs = attrs
-
-
-class FakeClient:
-    """A Docker client whose list endpoint shows the given bundle containers."""
-
-    def __init__(self, *bound):
-        self.entries = [{"Id": name, "Names": ["/" + name], "State": "running",
-                         "Ports": [{"IP": alias, "PrivatePort": 9099, "PublicPort": 32768, "Type": "tcp"}]}
-                        for name, alias in bound]
-        self.containers = self
-        self.calls = 0
-
-    def list(self, **kwargs):
-        self.calls += 1
-        return [FakeContainer(attrs) for attrs in self.entries]
-
-
 @pytest.fixture
-def docker(monkeypatch):
-    """Replaces the Docker client the module builds; records the options it was built from."""
-    state = dict(client=FakeClient(), params=[])
-
-    def fake_client(params):
-        state["params"].append(dict(params))
-        return state["client"]
-
-    monkeypatch.setattr(bottle_alias, "docker_client", fake_client)
-    return state
+def run(run_module):
+    return lambda args: run_module(bottle_alias, args)
 
 
-@pytest.fixture
-def failures(monkeypatch):
-    """The keyword arguments of every fail_json call: whether a traceback reaches the result
-    depends on the controller's settings, what the module passes does not."""
-    calls = []
-    original = AnsibleModule.fail_json
-
-    def recording(self, msg, **kwargs):
-        calls.append(dict(kwargs, msg=msg))
-        original(self, msg, **kwargs)
-
-    monkeypatch.setattr(AnsibleModule, "fail_json", recording)
-    return calls
-
-
-@pytest.fixture
-def paths(tmp_path):
-    return dict(lock_path=str(tmp_path / "c" / "smolmachines.lock"),
-                lease_path=str(tmp_path / "c" / "leases.json"))
-
-
-def run(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as caught:
-            bottle_alias.main()
-    return caught.value.code, json.loads(capsys.readouterr().out)
-
-
-def test_present_leases_the_lowest_free_alias(docker, paths, capsys):
-    docker["client"] = FakeClient((PREFIX + "other", "127.0.0.16"))
-    code, result = run(dict(slug="a", **paths), capsys)
+def test_present_leases_the_lowest_free_alias(run, docker, paths):
+    docker.show((PREFIX + "other", "127.0.0.16"))
+    code, result = run(dict(slug="a", **paths))
     assert code == 0
     assert (result["changed"], result["alias"], result["source"]) == (True, "127.0.0.17", "allocated")
     assert result["lease"]["alias"] == "127.0.0.17"
     assert result["lease"]["slug"] == "a"
     assert result["container"] is None
     assert "diff" not in result
-    assert docker["client"].calls == 1
+    assert docker.calls == 1
     with open(paths["lease_path"], encoding="utf-8") as handle:
         assert [lease["alias"] for lease in json.load(handle)["leases"]] == ["127.0.0.17"]
 
 
-def test_check_mode_with_diff_writes_nothing(docker, paths, capsys, tmp_path):
-    code, result = run(dict(slug="a", _ansible_check_mode=True, _ansible_diff=True, **paths), capsys)
+def test_check_mode_with_diff_writes_nothing(run, docker, paths, tmp_path):
+    code, result = run(dict(slug="a", _ansible_check_mode=True, _ansible_diff=True, **paths))
     assert code == 0
     assert (result["changed"], result["alias"]) == (True, "127.0.0.16")
     assert result["diff"]["before"] == {"version": 1, "leases": []}
@@ -98,46 +41,46 @@ def test_check_mode_with_diff_writes_nothing(docker, paths, capsys, tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_a_second_call_is_unchanged(docker, paths, capsys):
-    run(dict(slug="a", **paths), capsys)
-    code, result = run(dict(slug="a", _ansible_diff=True, **paths), capsys)
+def test_a_second_call_is_unchanged(run, docker, paths):
+    run(dict(slug="a", **paths))
+    code, result = run(dict(slug="a", _ansible_diff=True, **paths))
     assert code == 0
     assert (result["changed"], result["alias"], result["source"]) == (False, "127.0.0.16", "leased")
     assert result["diff"]["before"] == result["diff"]["after"]
 
 
-def test_a_bound_alias_outside_the_pool_comes_back_with_a_warning(docker, paths, capsys):
-    docker["client"] = FakeClient((PREFIX + "a", "127.0.0.200"))
-    code, result = run(dict(slug="a", **paths), capsys)
+def test_a_bound_alias_outside_the_pool_comes_back_with_a_warning(run, docker, paths):
+    docker.show((PREFIX + "a", "127.0.0.200"))
+    code, result = run(dict(slug="a", **paths))
     assert code == 0
     assert (result["changed"], result["alias"], result["source"]) == (False, "127.0.0.200", "bound")
     # ansible-core 2.19 wraps each warning in a summary object; its text is what matters here.
     assert f"{PREFIX}a publishes on 127.0.0.200, outside the pool" in json.dumps(result["warnings"])
 
 
-def test_absent_releases_without_asking_docker(docker, paths, capsys):
-    run(dict(slug="a", **paths), capsys)
-    code, result = run(dict(slug="a", state="absent", **paths), capsys)
+def test_absent_releases_without_asking_docker(run, docker, paths):
+    run(dict(slug="a", **paths))
+    code, result = run(dict(slug="a", state="absent", **paths))
     assert code == 0
     assert (result["changed"], result["alias"], result["source"], result["lease"]) == (True, None, "released", None)
-    assert len(docker["params"]) == 1
-    code, result = run(dict(slug="a", state="absent", **paths), capsys)
+    assert len(docker.params) == 1
+    code, result = run(dict(slug="a", state="absent", **paths))
     assert (result["changed"], result["source"]) == (False, "none")
 
 
-def test_the_docker_options_reach_the_client(docker, paths, capsys, monkeypatch):
+def test_the_docker_options_reach_the_client(run, docker, paths, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/from-env.sock")
     monkeypatch.setenv("DOCKER_TIMEOUT", "7")
-    run(dict(slug="a", **paths), capsys)
-    run(dict(slug="a", docker_url="tcp://192.0.2.1:2375", docker_api_version="1.41", **paths), capsys)
-    first, second = docker["params"]
+    run(dict(slug="a", **paths))
+    run(dict(slug="a", docker_url="tcp://192.0.2.1:2375", docker_api_version="1.41", **paths))
+    first, second = docker.params
     assert (first["docker_host"], first["timeout"], first["api_version"]) == ("unix:///tmp/from-env.sock", 7, "auto")
     assert (second["docker_host"], second["api_version"]) == ("tcp://192.0.2.1:2375", "1.41")
 
 
-def test_docker_unreachable_fails_and_writes_nothing(paths, capsys, tmp_path):
+def test_docker_unreachable_fails_and_writes_nothing(run, paths, tmp_path):
     host = f"unix://{tmp_path}/dead.sock"
-    code, result = run(dict(slug="a", docker_host=host, **paths), capsys)
+    code, result = run(dict(slug="a", docker_host=host, **paths))
     assert code == 1
     assert result["failed"] is True
     assert result["msg"].startswith(f"cannot read the Docker engine at {host}: ")
@@ -145,24 +88,24 @@ def test_docker_unreachable_fails_and_writes_nothing(paths, capsys, tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_docker_sdk_missing_gives_the_usual_message(paths, capsys, monkeypatch, failures):
+def test_docker_sdk_missing_gives_the_usual_message(run, paths, monkeypatch, failures):
     monkeypatch.setattr(bottle_alias, "HAS_DOCKER", False)
     monkeypatch.setattr(bottle_alias, "DOCKER_IMPORT_ERROR", "Traceback: No module named 'docker'")
-    code, result = run(dict(slug="a", **paths), capsys)
+    code, result = run(dict(slug="a", **paths))
     assert code == 1
     assert "Failed to import the required Python library (docker)" in result["msg"]
     assert failures[0]["exception"] == "Traceback: No module named 'docker'"
 
 
-def test_docker_sdk_missing_does_not_stop_a_release(paths, capsys, monkeypatch):
+def test_docker_sdk_missing_does_not_stop_a_release(run, paths, monkeypatch):
     monkeypatch.setattr(bottle_alias, "HAS_DOCKER", False)
-    code, result = run(dict(slug="a", state="absent", **paths), capsys)
+    code, result = run(dict(slug="a", state="absent", **paths))
     assert (code, result["changed"], result["source"]) == (0, False, "none")
 
 
-def test_an_exhausted_pool_fails_naming_the_holders(docker, paths, capsys):
-    docker["client"] = FakeClient((PREFIX + "b", "127.0.0.16"))
-    code, result = run(dict(slug="a", first="127.0.0.16", last="127.0.0.16", **paths), capsys)
+def test_an_exhausted_pool_fails_naming_the_holders(run, docker, paths):
+    docker.show((PREFIX + "b", "127.0.0.16"))
+    code, result = run(dict(slug="a", first="127.0.0.16", last="127.0.0.16", **paths))
     assert code == 1
     assert result["msg"].startswith("alias pool exhausted: 1 of 1 aliases of 127.0.0.16-127.0.0.16 (1 aliases) "
                                     "in use (127.0.0.16 bound by b)")
@@ -177,26 +120,26 @@ def test_an_exhausted_pool_fails_naming_the_holders(docker, paths, capsys):
     (dict(slug="no/slash"), "slug='no/slash' cannot name a bottle"),
     (dict(lease_ttl=0), "lease_ttl=0 is not a positive number of seconds"),
 ])
-def test_bad_options_fail_with_the_bad_value(docker, paths, capsys, args, message):
-    code, result = run(dict(dict(slug="a", **paths), **args), capsys)
+def test_bad_options_fail_with_the_bad_value(run, docker, paths, args, message):
+    code, result = run(dict(dict(slug="a", **paths), **args))
     assert code == 1
     assert message in result["msg"]
 
 
-def test_a_corrupt_lease_file_fails_naming_it(docker, paths, capsys, tmp_path):
+def test_a_corrupt_lease_file_fails_naming_it(run, docker, paths, tmp_path):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "leases.json").write_text("[]")
-    code, result = run(dict(slug="a", **paths), capsys)
+    code, result = run(dict(slug="a", **paths))
     assert code == 1
     assert f"the lease file {paths['lease_path']} is not a valid lease table" in result["msg"]
 
 
-def test_an_unexpected_error_carries_its_traceback(docker, paths, capsys, monkeypatch, failures):
+def test_an_unexpected_error_carries_its_traceback(run, docker, paths, monkeypatch, failures):
     def explode(self, slug, check_mode=False):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(bottle_alias.AliasAllocator, "ensure_present", explode)
-    code, result = run(dict(slug="a", **paths), capsys)
+    monkeypatch.setattr(alias_allocator.AliasAllocator, "ensure_present", explode)
+    code, result = run(dict(slug="a", **paths))
     assert code == 1
     assert result["msg"] == "unexpected error while handling the alias of a: 'surprise'"
     assert "KeyError: 'surprise'" in failures[0]["exception"]
