@@ -59,7 +59,8 @@ integration_targets() {
   done
 }
 
-run_lint() { (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q); }
+# ansible-lint, then antsibull-changelog checks the changelog fragments (a bad one breaks a release).
+run_lint() { (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q && antsibull-changelog lint); }
 
 run_build() {
   local dist="$BUILD/dist" installed="$BUILD/installed"

@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -101,6 +105,30 @@ def test_docker_sdk_missing_does_not_stop_a_release(run, paths, monkeypatch):
     monkeypatch.setattr(bottle_alias, "HAS_DOCKER", False)
     code, result = run(dict(slug="a", state="absent", **paths))
     assert (code, result["changed"], result["source"]) == (0, False, "none")
+
+
+# In a fresh interpreter, as Ansible runs a module: does the call import the Docker SDK?
+_IMPORTS_DOCKER = textwrap.dedent("""
+    import json, sys
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.bot_bottle.smolmachines.plugins.modules import bottle_alias
+    with patch_module_args(json.loads(sys.argv[1])):
+        try:
+            bottle_alias.main()
+        except SystemExit:
+            pass
+    print("docker" in sys.modules, file=sys.stderr)
+""")
+
+
+@pytest.mark.parametrize("state, imports_docker", [("absent", "False"), ("present", "True")])
+def test_only_a_call_that_reads_docker_imports_the_sdk(paths, tmp_path, state, imports_docker):
+    # Importing the SDK costs about 80 ms (docs/performance.md); a release never talks to Docker.
+    args = dict(slug="a", state=state, docker_host=f"unix://{tmp_path}/dead.sock", **paths)
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_DOCKER, json.dumps(args)], capture_output=True,
+                          text=True, check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert json.loads(done.stdout)["failed" if state == "present" else "changed"] is (state == "present")
+    assert done.stderr.strip().splitlines()[-1] == imports_docker
 
 
 def test_an_exhausted_pool_fails_naming_the_holders(run, docker, paths):
