@@ -194,6 +194,20 @@ def test_killed_launch_reaped_by_cleanup(lab):
     assert lab.left(slug) == ["container", "machine", "network"]
 
 
+def test_killed_launch_torn_down_at_once(lab):
+    # The user who killed a launch need not wait for its lease to run out: a teardown of the slug
+    # removes what the dead launch left, the live lease included.
+    slug = lab.slug("killtorn")
+    _kill_at(lab, slug, "start")
+    assert lab.left(slug) == ["container", "lease", "machine", "network"]
+
+    teardown = lab.run("teardown", slug)
+
+    assert teardown.rc == 0, teardown.report()
+    assert lab.left(slug) == []
+    assert lab.boot(slug) is None
+
+
 BAD_INPUTS = {
     "slug": ({}, "cannot name the bottle's VM"),
     "smolmachine": (dict(bottle_smolmachine="/nonexistent/agent.smolmachine"),
