@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import time
+
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
+    default_db_path,
+)
 
 DEFAULT_EXECUTABLE = "smolvm"
 
@@ -43,6 +48,21 @@ _VERSION_RE = re.compile(r"^smolvm\s+v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*
 # Guest readiness probe: first retry after 0.25 s, doubling, never more than 2 s apart.
 PROBE_FIRST_DELAY = 0.25
 PROBE_MAX_DELAY = 2.0
+
+# What smolvm prints when SQLite answers SQLITE_BUSY (`Error: database error: database is
+# locked`). Before 1.7.5 smolvm's create and start read the row and then write it in one deferred
+# transaction: when another command committed in between, the write is refused at once (SQLite
+# does not wait on a stale read snapshot), the transaction rolls back and nothing is written. From
+# 1.7.5 it takes the write lock first (BEGIN IMMEDIATE) and says this only after its own 15 s
+# busy timeout, again having written nothing. SQLITE_LOCKED ("database table is locked") is
+# another error and is not matched.
+DB_LOCKED = "database is locked"
+# Seconds a command refused on the lock is retried for, from its first refusal.
+DEFAULT_LOCK_TIMEOUT = 30
+# Backoff between retries: 0.1 s doubling to 2 s, each scaled by a random 50-100 % so that the
+# launches that collided do not all come back at the same moment.
+LOCK_FIRST_DELAY = 0.1
+LOCK_MAX_DELAY = 2.0
 
 
 class SmolvmError(Exception):
@@ -76,6 +96,10 @@ class SmolvmVersionError(SmolvmError):
 
 class SmolvmCommandError(SmolvmError):
     """A smolvm command exited non-zero (1 for smolvm's own errors, 2 for argument errors)."""
+
+
+class SmolvmLockedError(SmolvmCommandError):
+    """A smolvm command was refused on smolvm's locked database until lock_timeout ran out."""
 
 
 class SmolvmOutputError(SmolvmError):
@@ -325,6 +349,19 @@ class SmolvmCli:
         return None
 
 
+def _still(expected, machine):
+    """Whether ``machine`` (an `ls` object or None) still has every field of ``expected``."""
+    if expected is None or machine is None:
+        return expected is None and machine is None
+    return all(machine.get(key) == value for key, value in expected.items())
+
+
+def _shown(machine):
+    if machine is None:
+        return "not listed"
+    return f"listed in state {machine.get('state')!r} with pid {machine.get('pid')!r}"
+
+
 def _said(stderr, stdout=""):
     text = (stderr or "").strip() or (stdout or "").strip()
     return text if text else "(smolvm printed nothing)"
@@ -337,16 +374,28 @@ class MachineManager:
     already ran.
     """
 
-    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic, jitter=random.random):
         self.cli = cli
         self._sleep = sleep
         self._clock = clock
+        self._jitter = jitter
+        self._lock_timeout = DEFAULT_LOCK_TIMEOUT
+        # The machine as it must still be listed when a command is refused on the lock: the
+        # whole `ls` object read before the first command, then the fields each command that
+        # succeeded is known to leave (None: not listed).
+        self._expected = None
         self.commands = []
         self.changed = False
+        self.lock_retries = 0
         self.warnings = []
 
+    @property
+    def db_path(self):
+        # Named in lock errors; smolvm computes it the same way and nothing moves it.
+        return default_db_path()
+
     def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
-               check_mode=False):
+               check_mode=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
         name = validate_name(name)
         if state not in STATES:
             raise MachineSpecError(f"state={state!r} is not one of {', '.join(STATES)}")
@@ -355,32 +404,40 @@ class MachineManager:
             raise MachineSpecError(
                 f"wait_timeout={wait_timeout!r} is not a positive number of seconds; "
                 f"expected e.g. 60")
+        if (isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float))
+                or lock_timeout < 0):
+            raise MachineSpecError(
+                f"lock_timeout={lock_timeout!r} is not a number of seconds of 0 or more; "
+                f"expected e.g. {DEFAULT_LOCK_TIMEOUT} (0 retries nothing)")
+        self._lock_timeout = lock_timeout
         options = options or CreateOptions()
         before = self.cli.get_machine(name)
         before_state = before.get("state", "unknown") if before else "absent"
         current = before_state
+        self._expected = dict(before) if before is not None else None
 
         if state == "absent":
             if before is not None:
                 # smolvm 0.8 deletes a running machine's record without stopping its VM
                 # process; stop it first so no VM outlives its record.
                 if before_state in LIVE_STATES:
-                    self._act(self.cli.stop_argv(name), check_mode)
-                self._act(self.cli.delete_argv(name), check_mode)
+                    self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
+                self._act(name, self.cli.delete_argv(name), check_mode, None)
                 current = "absent"
         else:
             if before is None:
                 options.check_source()
-                self._act(self.cli.create_argv(name, options), check_mode)
+                self._act(name, self.cli.create_argv(name, options), check_mode,
+                          {"state": "created", "pid": None})
                 self._warn_dropped_egress(name, options, check_mode, starts=state == "started")
                 current = "created"
             else:
                 self._warn_differences(name, before, options)
             if state == "started" and current != "running":
-                self._act(self.cli.start_argv(name), check_mode)
+                self._act(name, self.cli.start_argv(name), check_mode, {"state": "running"})
                 current = "running"
             elif state == "stopped" and current in LIVE_STATES:
-                self._act(self.cli.stop_argv(name), check_mode)
+                self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 current = "stopped"
 
         after = before
@@ -398,18 +455,72 @@ class MachineManager:
             "machine": dict(after) if after else {},
             "version": self.cli.version_string,
             "commands": [list(argv) for argv in self.commands],
+            "lock_retries": self.lock_retries,
             "diff": {"before": {"name": name, "state": before_state},
                      "after": {"name": name, "state": current}},
             "warnings": list(self.warnings),
         }
 
-    def _act(self, argv, check_mode):
+    def _act(self, name, argv, check_mode, leaves):
+        """Run one command that changes the machine; ``leaves`` is what it is known to leave
+        listed (None: nothing), for the lock check of the next command."""
         self.commands.append(argv)
         if not check_mode:
-            self.cli.run(argv)
+            self._run_through_lock(name, argv)
         # Only once the command succeeded (or would run, in check mode): a refused create
         # changed nothing.
         self.changed = True
+        self._expected = leaves
+
+    def _run_through_lock(self, name, argv):
+        """Run ``argv``; while smolvm refuses it on its locked database and the machine is
+        provably as it was before, run it again with backoff, for up to lock_timeout seconds.
+
+        Every other failure is raised at once. A refusal is retried only when `machine ls
+        --json` still shows what the command would have changed exactly as before it ran:
+        smolvm's transaction rolled back and the command's write did not land.
+
+        A refused start may have launched its VM before its write was refused (the stand-in
+        writes its boot record first; whether smolvm 0.8 leaves a VM process then is not known
+        from the reference). Running it again does not add to that: it boots from the same,
+        unchanged row and records its own pid, and without the retry the launch would fail
+        with the same leftover.
+        """
+        what = " ".join(argv[1:3])
+        deadline = None
+        delay = LOCK_FIRST_DELAY
+        attempts = 0
+        while True:
+            attempts += 1
+            rc, out, err = self.cli.try_run(argv)
+            if rc == 0:
+                return out
+            said = _said(err, out)
+            facts = dict(argv=argv, rc=rc, stdout=out, stderr=err)
+            if DB_LOCKED not in (err or ""):
+                raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {said}", **facts)
+            now = self.cli.get_machine(name)
+            if not _still(self._expected, now):
+                raise SmolvmCommandError(
+                    f"smolvm {what} failed (exit {rc}) on smolvm's locked database "
+                    f"{self.db_path}: {said}; not retried, because machine {name} is no longer "
+                    f"as it was before the command (it is now {_shown(now)}, it was "
+                    f"{_shown(self._expected)}), so part of it may have taken effect; look at "
+                    f"`smolvm machine ls` before running it again", **facts)
+            if deadline is None:
+                deadline = self._clock() + self._lock_timeout
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise SmolvmLockedError(
+                    f"smolvm {what} for machine {name} was refused on a locked database "
+                    f"{attempts} time(s) in a row over lock_timeout={self._lock_timeout} s: "
+                    f"{said}; smolvm's database {self.db_path} stayed locked by another smolvm "
+                    f"command or another process holding it open in a transaction. Nothing was "
+                    f"written: machine {name} is {_shown(now)}, as before. Wait for the other "
+                    f"command to end and run again, or raise lock_timeout", **facts)
+            self._sleep(min(delay * (0.5 + self._jitter() / 2), remaining))
+            self.lock_retries += 1
+            delay = min(delay * 2, LOCK_MAX_DELAY)
 
     def _verify(self, name, state, after):
         # smolvm can exit 0 having done nothing (delete without -f prints "Cancelled"), so what

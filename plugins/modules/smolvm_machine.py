@@ -29,6 +29,16 @@ description:
   - From smolvm 0.5.12 through 1.7.7, C(machine create --from) silently drops C(--allow-cidr)
     (fixed in 1.8.0). The module does not repair that; it warns, and
     M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist into smolvm's database.
+  - Before 1.7.5, smolvm's C(machine create) and C(machine start) read the machine's row and then
+    write it in one deferred SQLite transaction. When another smolvm command commits in between,
+    the write is refused at once (smolvm prints C(database is locked)) and the transaction is
+    rolled back, so nothing is written; from 1.7.5 smolvm says the same after its own 15 s wait
+    for the lock, again having written nothing. The module runs such a refused
+    command again, backing off from 0.1 s to 2 s, for up to O(lock_timeout) seconds, but only
+    while C(machine ls --json) shows the machine exactly as it was before the command (for the
+    first command, the whole object it read at the start; after an earlier command of this run,
+    the state that command left). It counts the re-runs in RV(lock_retries). No other error is
+    retried.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
@@ -140,6 +150,18 @@ options:
     type: int
     default: 60
     version_added: 0.1.0
+  lock_timeout:
+    description:
+      - How many seconds a smolvm command refused with C(database is locked) is run again for,
+        counted from its first refusal, while the machine is provably unchanged (see the
+        description).
+      - When the database is still locked at the end, the module fails with a message that names
+        the command, the machine and smolvm's database file; nothing was written by that command.
+      - V(0) runs each command once.
+      - A refusal after which the machine is no longer as it was fails at once, whatever this is.
+    type: int
+    default: 30
+    version_added: 0.1.0
 notes:
   - The PyPI package named C(smolvm) is a different program. The module refuses an executable
     whose C(--version) does not print C(smolvm X.Y.Z).
@@ -239,6 +261,8 @@ commands:
       check mode, the order they would run). The executable is its absolute path.
     - With O(wait), the readiness probe is listed once however often it ran.
     - Read-only commands (C(--version), C(machine ls --json)) are not listed.
+    - A command run again after C(database is locked) is listed once; RV(lock_retries) counts
+      the re-runs.
   returned: always
   type: list
   elements: list
@@ -246,6 +270,14 @@ commands:
     - [/usr/local/bin/smolvm, machine, create, bot-bottle-researcher-m3hxd, --from, /var/lib/bot-bottle/agent.smolmachine,
        --net, --allow-cidr, 127.0.0.16/32]
     - [/usr/local/bin/smolvm, machine, start, --name, bot-bottle-researcher-m3hxd]
+lock_retries:
+  description:
+    - How many times a command was run again because smolvm refused it with C(database is
+      locked), over the whole run (V(0) when none was).
+    - Also returned when the module fails, with the re-runs made before it gave up.
+  returned: always
+  type: int
+  sample: 1
 """
 
 import traceback
@@ -276,6 +308,7 @@ def main():
             mem=dict(type="int"),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=60),
+            lock_timeout=dict(type="int", default=30),
         ),
         mutually_exclusive=[("smolmachine", "image")],
         supports_check_mode=True,
@@ -290,7 +323,7 @@ def main():
     try:
         allow_cidrs = normalize_cidrs(params["allow_cidrs"] or [])
     except CidrError as exc:
-        module.fail_json(msg=f"allow_cidrs: {exc}", changed=False, commands=[])
+        module.fail_json(msg=f"allow_cidrs: {exc}", changed=False, commands=[], lock_retries=0)
 
     try:
         options = CreateOptions(
@@ -299,12 +332,13 @@ def main():
         manager = MachineManager(SmolvmCli.discover(run, executable=params["executable"]))
         result = manager.ensure(params["name"], state=params["state"], options=options,
                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                lock_timeout=params["lock_timeout"],
                                 check_mode=module.check_mode)
     except SmolvmError as exc:
-        facts = dict(exc.facts, changed=False, commands=[])
+        facts = dict(exc.facts, changed=False, commands=[], lock_retries=0)
         if manager is not None:
             facts.update(changed=manager.changed, commands=manager.commands,
-                         version=manager.cli.version_string)
+                         lock_retries=manager.lock_retries, version=manager.cli.version_string)
             for warning in manager.warnings:
                 module.warn(warning)
         module.fail_json(msg=str(exc), **facts)

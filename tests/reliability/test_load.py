@@ -10,53 +10,42 @@ record of the policy each VM booted with.
 
 smolvm 0.8.0 (the stand-in's default here) drops --allow-cidr on `create --from`, so every launch
 patches its allowlist. It also writes as smolvm did before 1.7.5: `create` and `start` read the
-row and then write it in one deferred transaction, which fails at once with "database is locked"
-when another command committed in between. Among eight simultaneous launches on two cores that
-happens to about one launch in eight, as scheduling falls. Such a launch must fail closed, leaving
-nothing behind; run again alone, it must succeed. Then all eight bottles must stand, confined.
+row and then write it in one deferred transaction, which is refused at once with "database is
+locked" when another command committed in between, having written nothing. Among eight
+simultaneous launches on two cores that happens to about one launch in eight. smolvm_machine runs
+such a command again (within its lock_timeout) once `machine ls --json` shows that nothing was
+written, so all eight launches must succeed at once, and all eight bottles must stand, confined.
 """
 
 from __future__ import annotations
 
+import re
+
 from conftest import MACHINE
 
 BOTTLES = 8
-LOCKED = "database is locked"
-UNDO_FAILED = "undoing this run also failed"
+LOCK_RETRIES = re.compile(r'"lock_retries": (\d+)')
 
 
 def _bindings(ports: dict) -> list:
     return [binding for bound in ports.values() for binding in (bound or [])]
 
 
-def _failed_closed(lab, slug, run):
-    failure = run.failure()
-    assert LOCKED in failure, run.report()
-    assert UNDO_FAILED not in failure, failure
-    assert lab.left(slug) == []
-    # A start that failed on the lock may have booted the VM first (the rescue deleted it): then
-    # with a /32 of the pool, never unrestricted.
-    boot = lab.boot(slug)
-    if boot is not None:
-        assert len(boot["allowed_cidrs"]) == 1 and boot["allowed_cidrs"][0][:-3] in lab.pool, boot
-
-
-def test_eight_launches_at_once_then_eight_teardowns(lab):
+def test_eight_launches_at_once_then_eight_teardowns(lab, monkeypatch):
+    # -v prints each smolvm_machine result, lock_retries included: how often the lock was met.
+    monkeypatch.setenv("ANSIBLE_VERBOSITY", "1")
     # smolvm has been used on this machine before: its database exists (the first command to run
     # creates it, and eight first commands at once are not what this test is about).
     assert lab.smolvm("machine", "ls").returncode == 0
     slugs = [lab.slug(f"load{index}") for index in range(BOTTLES)]
 
-    launches = dict(zip(slugs, [lab.start("launch", slug) for slug in slugs]))
-    failed = [slug for slug, run in launches.items() if run.wait() != 0]
-    for slug in failed:
-        _failed_closed(lab, slug, launches[slug])
-    print(f"{len(failed)} of {BOTTLES} simultaneous launches failed closed on smolvm 0.8.0's own "
-          f"'{LOCKED}'")
-    # One at a time, nothing else writes to smolvm's database: each must succeed.
-    for slug in failed:
-        again = lab.run("launch", slug)
-        assert again.rc == 0, again.report()
+    launches = [lab.start("launch", slug) for slug in slugs]
+    # No launch is run again: every one of the eight must succeed the first time.
+    failed = [run.report() for run in launches if run.wait() != 0]
+    assert not failed, "\n\n".join(failed)
+    retries = [sum(int(n) for n in LOCK_RETRIES.findall(run.output)) for run in launches]
+    print(f"smolvm commands run again after smolvm 0.8.0's 'database is locked', per launch: "
+          f"{retries} ({sum(1 for n in retries if n)} of {BOTTLES} launches met the lock)")
 
     facts = {slug: lab.fact(slug) for slug in slugs}
     aliases = [facts[slug]["alias"] for slug in slugs]

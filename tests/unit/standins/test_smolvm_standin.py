@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 STANDIN = Path(__file__).resolve().parents[2] / "standins" / "smolvm"
-
 FIELDS_0_8 = [
     "name", "created_at", "state", "pid", "pid_start_time", "cpus", "mem", "mounts", "ports",
     "network", "gpu", "gpu_vram_mib", "restart", "last_exit_code", "init", "init_completed",
@@ -34,60 +33,6 @@ LS_KEYS = {
 }
 
 
-class Smolvm:
-    def __init__(self, data_home: Path):
-        self.data_home = data_home
-        self.db = data_home / "smolvm" / "server" / "smolvm.db"
-        self.pack = data_home / "app.smolmachine"
-        self.pack.write_text(json.dumps({"image": "python:3.12-alpine", "cmd": ["python3", "app.py"],
-                                         "env": [["PYTHONUNBUFFERED", "1"]], "workdir": "/app"}))
-
-    def __call__(self, *args, version="0.8.0", stdin=subprocess.DEVNULL, **env):
-        environ = dict(os.environ, XDG_DATA_HOME=str(self.data_home),
-                       SMOLVM_STANDIN_VERSION=version)
-        environ.pop("SMOLVM_STANDIN_FAIL", None)
-        environ.pop("SMOLVM_STANDIN_EXEC_FAILURES", None)
-        environ.update(env)
-        return subprocess.run([sys.executable, str(STANDIN), *args], env=environ, stdin=stdin,
-                              capture_output=True, text=True, check=False)
-
-    def row(self, name):
-        conn = sqlite3.connect(self.db)
-        try:
-            found = conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
-                                 (name,)).fetchone()
-        finally:
-            conn.close()
-        return found
-
-    def record(self, name):
-        data, storage = self.row(name)
-        assert storage == "blob"
-        return json.loads(bytes(data))
-
-    def boot(self, name):
-        path = self.db.parent / "standin" / "boots" / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def sql(self, statement, params=()):
-        conn = sqlite3.connect(self.db)
-        try:
-            conn.execute(statement, params)
-            conn.commit()
-        finally:
-            conn.close()
-
-
-@pytest.fixture
-def smolvm(tmp_path):
-    return Smolvm(tmp_path)
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
 def test_it_is_an_executable_python_script():
     assert os.access(STANDIN, os.X_OK)
     # `python`, not `python3`: the only Python shebang ansible-test sanity allows outside modules.
@@ -96,7 +41,7 @@ def test_it_is_an_executable_python_script():
 
 @pytest.mark.parametrize("version", ["0.8.0", "1.8.0", "1.9.3"])
 def test_version(smolvm, version):
-    assert ok(smolvm("--version", version=version)).stdout == f"smolvm {version}\n"
+    assert smolvm.ok(smolvm("--version", version=version)).stdout == f"smolvm {version}\n"
 
 
 def test_the_default_version_is_0_8_0(smolvm):
@@ -107,7 +52,7 @@ def test_the_default_version_is_0_8_0(smolvm):
 
 
 def test_the_db_has_smolvms_schema_pragmas_and_config(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     conn = sqlite3.connect(smolvm.db)
     try:
@@ -125,7 +70,7 @@ def test_the_db_has_smolvms_schema_pragmas_and_config(smolvm):
 
 
 def test_1_9_3_adds_its_tables(smolvm):
-    ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
 
     conn = sqlite3.connect(smolvm.db)
     try:
@@ -137,7 +82,7 @@ def test_1_9_3_adds_its_tables(smolvm):
 
 
 def test_0_8_0_create_from_drops_allow_cidr(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack),
+    smolvm.ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack),
               "--allow-cidr", "127.0.0.16/32", "-p", "8080:80", "--cpus", "2", "--mem", "1024"))
 
     data, storage = smolvm.row("agent1")
@@ -155,7 +100,7 @@ def test_0_8_0_create_from_drops_allow_cidr(smolvm):
 
 
 def test_0_8_0_create_from_with_net_keeps_only_networking(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack), "--net",
+    smolvm.ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack), "--net",
               "--allow-cidr", "127.0.0.16/32"))
 
     record = smolvm.record("agent1")
@@ -165,7 +110,7 @@ def test_0_8_0_create_from_with_net_keeps_only_networking(smolvm):
 @pytest.mark.parametrize("version", ["0.5.12", "1.7.7"])
 def test_the_drop_spans_0_5_12_to_1_7_7(smolvm, version):
     name_args = ["agent1"] if version < "1.0.2" else ["--name", "agent1"]
-    ok(smolvm("machine", "create", *name_args, "--from", str(smolvm.pack), "--allow-cidr",
+    smolvm.ok(smolvm("machine", "create", *name_args, "--from", str(smolvm.pack), "--allow-cidr",
               "127.0.0.16", version=version))
 
     assert smolvm.record("agent1")["allowed_cidrs"] is None
@@ -173,7 +118,7 @@ def test_the_drop_spans_0_5_12_to_1_7_7(smolvm, version):
 
 @pytest.mark.parametrize("version", ["1.8.0", "1.9.3"])
 def test_1_8_0_and_later_keep_allow_cidr_with_from(smolvm, version):
-    ok(smolvm("machine", "create", "--name", "agent1", "--from", str(smolvm.pack),
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", "--from", str(smolvm.pack),
               "--allow-cidr", "127.0.0.16", version=version))
 
     record = smolvm.record("agent1")
@@ -182,14 +127,14 @@ def test_1_8_0_and_later_keep_allow_cidr_with_from(smolvm, version):
 
 
 def test_0_8_0_keeps_allow_cidr_without_from(smolvm):
-    ok(smolvm("machine", "create", "agent1", "-I", "alpine", "--allow-cidr", "10.0.0.0/8"))
+    smolvm.ok(smolvm("machine", "create", "agent1", "-I", "alpine", "--allow-cidr", "10.0.0.0/8"))
 
     record = smolvm.record("agent1")
     assert record["allowed_cidrs"] == ["10.0.0.0/8"] and record["network"] is True
 
 
 def test_1_9_3_records_carry_its_extra_fields(smolvm):
-    ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
 
     record = smolvm.record("agent1")
     assert list(record)[:len(FIELDS_0_8) - 1] == FIELDS_0_8[:-1]  # source_smolmachine omitted
@@ -197,7 +142,7 @@ def test_1_9_3_records_carry_its_extra_fields(smolvm):
 
 
 def test_env_and_mounts_are_stored_as_pairs(smolvm, tmp_path):
-    ok(smolvm("machine", "create", "agent1", "-e", "A=1", "-e", "B=x=y",
+    smolvm.ok(smolvm("machine", "create", "agent1", "-e", "A=1", "-e", "B=x=y",
               "-v", f"{tmp_path}:/work:ro"))
 
     record = smolvm.record("agent1")
@@ -224,7 +169,7 @@ def test_0_8_0_rejects_name_flag_on_create(smolvm):
 
 @pytest.mark.parametrize("args", [["agent1"], ["--name", "agent1"], ["-n", "agent1"]])
 def test_1_0_2_accepts_both_forms(smolvm, args):
-    ok(smolvm("machine", "create", *args, version="1.0.2"))
+    smolvm.ok(smolvm("machine", "create", *args, version="1.0.2"))
 
     assert smolvm.record("agent1")["name"] == "agent1"
 
@@ -233,7 +178,7 @@ def test_1_0_2_accepts_both_forms(smolvm, args):
                                   ["delete", "--name", "agent1", "-f"],
                                   ["exec", "-n", "agent1", "--", "true"]])
 def test_0_8_rejects_the_name_shapes_it_did_not_have(smolvm, args):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = smolvm("machine", *args)
 
@@ -242,11 +187,11 @@ def test_0_8_rejects_the_name_shapes_it_did_not_have(smolvm, args):
 
 
 def test_1_9_3_lifecycle_uses_name_flags(smolvm):
-    ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
     assert smolvm("machine", "start", "agent1", version="1.9.3").returncode == 2
-    ok(smolvm("machine", "start", "-n", "agent1", version="1.9.3"))
-    ok(smolvm("machine", "stop", "--name", "agent1", version="1.9.3"))
-    ok(smolvm("machine", "delete", "--name", "agent1", "-f", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "start", "-n", "agent1", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "stop", "--name", "agent1", version="1.9.3"))
+    smolvm.ok(smolvm("machine", "delete", "--name", "agent1", "-f", version="1.9.3"))
 
     assert smolvm.row("agent1") is None
 
@@ -254,7 +199,7 @@ def test_1_9_3_lifecycle_uses_name_flags(smolvm):
 # ---------------------------------------------------------------------------- errors
 
 def test_create_twice_fails_with_smolvms_error(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = smolvm("machine", "create", "agent1")
 
@@ -265,7 +210,7 @@ def test_create_twice_fails_with_smolvms_error(smolvm):
 
 @pytest.mark.parametrize("args", [["start", "--name", "ghost"], ["delete", "ghost"]])
 def test_a_missing_machine_is_not_found(smolvm, args):
-    ok(smolvm("machine", "create", "other"))
+    smolvm.ok(smolvm("machine", "create", "other"))
 
     proc = smolvm("machine", *args)
 
@@ -296,7 +241,7 @@ def test_injected_failure(smolvm):
 
 
 def test_injected_failure_of_rm_counts_as_delete(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = smolvm("machine", "rm", "agent1", "-f", SMOLVM_STANDIN_FAIL="delete")
 
@@ -307,7 +252,7 @@ def test_injected_failure_of_rm_counts_as_delete(smolvm):
 # ---------------------------------------------------------------------------- delete
 
 def test_delete_without_force_on_a_closed_stdin_cancels(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = smolvm("machine", "delete", "agent1", stdin=subprocess.DEVNULL)
 
@@ -318,7 +263,7 @@ def test_delete_without_force_on_a_closed_stdin_cancels(smolvm):
 
 
 def test_delete_without_force_deletes_on_yes(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = subprocess.run([sys.executable, str(STANDIN), "machine", "rm", "agent1"],
                           input="y\n", capture_output=True, text=True, check=False,
@@ -329,23 +274,23 @@ def test_delete_without_force_deletes_on_yes(smolvm):
 
 
 def test_delete_with_force_deletes(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
-    assert "Deleted machine: agent1" in ok(smolvm("machine", "rm", "agent1", "-f")).stdout
+    assert "Deleted machine: agent1" in smolvm.ok(smolvm("machine", "rm", "agent1", "-f")).stdout
     assert smolvm.row("agent1") is None
 
 
 # ---------------------------------------------------------------------------- ls --json
 
 def test_ls_json_is_an_empty_array_without_machines(smolvm):
-    assert json.loads(ok(smolvm("machine", "ls", "--json")).stdout) == []
+    assert json.loads(smolvm.ok(smolvm("machine", "ls", "--json")).stdout) == []
 
 
 def test_ls_json_shape(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack), "--net",
+    smolvm.ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack), "--net",
               "-p", "8080:80", "-p", "9090:90"))
 
-    listed = json.loads(ok(smolvm("machine", "ls", "--json")).stdout)
+    listed = json.loads(smolvm.ok(smolvm("machine", "ls", "--json")).stdout)
 
     assert len(listed) == 1
     machine = listed[0]
@@ -369,9 +314,9 @@ def test_ls_json_shape(smolvm):
 def test_start_boots_with_the_policy_smolvm_applies(smolvm, version, cidrs, effective, backend):
     name_args = ["agent1"] if version < "1.0.2" else ["--name", "agent1"]
     allow = [a for c in cidrs for a in ("--allow-cidr", c)]
-    ok(smolvm("machine", "create", *name_args, *allow, version=version))
+    smolvm.ok(smolvm("machine", "create", *name_args, *allow, version=version))
 
-    ok(smolvm("machine", "start", "--name", "agent1", version=version))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1", version=version))
 
     boot = smolvm.boot("agent1")
     assert boot["allowed_cidrs"] == effective
@@ -383,8 +328,8 @@ def test_start_boots_with_the_policy_smolvm_applies(smolvm, version, cidrs, effe
 
 
 def test_start_without_a_policy_is_unrestricted(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--net"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1", "--net"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     boot = smolvm.boot("agent1")
     assert boot["allowed_cidrs"] is None
@@ -392,23 +337,23 @@ def test_start_without_a_policy_is_unrestricted(smolvm):
 
 
 def test_start_with_an_empty_list_denies_all(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--net"))
+    smolvm.ok(smolvm("machine", "create", "agent1", "--net"))
     smolvm.sql("UPDATE vms SET data = CAST(json_set(CAST(data AS TEXT), '$.allowed_cidrs', "
                "json('[]')) AS BLOB) WHERE name = 'agent1'")
 
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     assert smolvm.boot("agent1")["allowed_cidrs"] == []
 
 
 def test_start_sees_a_patch_made_the_way_smolvms_tests_make_it(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack),
+    smolvm.ok(smolvm("machine", "create", "agent1", "--from", str(smolvm.pack),
               "--allow-cidr", "127.0.0.16/32"))
     smolvm.sql("UPDATE vms SET data = CAST(json_set(CAST(data AS TEXT), '$.allowed_cidrs', "
                "json('[\"127.0.0.16/32\"]'), '$.network', json('true')) AS BLOB) WHERE name = ?",
                ("agent1",))
 
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     assert smolvm.boot("agent1")["allowed_cidrs"] == ["127.0.0.16/32"]
 
@@ -422,7 +367,7 @@ def test_tsi_with_a_policy_is_refused_from_1_1_3(smolvm):
 
 
 def test_a_text_row_makes_start_fail(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
     smolvm.sql("UPDATE vms SET data = CAST(data AS TEXT)")
     assert smolvm.row("agent1")[1] == "text"
 
@@ -436,8 +381,8 @@ def test_a_text_row_makes_start_fail(smolvm):
 
 
 def test_a_text_row_breaks_every_command_that_loads_all_records(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
-    ok(smolvm("machine", "create", "other"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "other"))
     smolvm.sql("UPDATE vms SET data = CAST(data AS TEXT) WHERE name = 'other'")
 
     assert smolvm("machine", "ls", "--json").returncode == 1
@@ -450,7 +395,7 @@ def test_a_text_row_breaks_every_command_that_loads_all_records(smolvm):
     ("json('[1]')", "expected struct VmRecord"),
 ])
 def test_a_record_serde_would_reject_makes_start_fail(smolvm, patch, words):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
     smolvm.sql(f"UPDATE vms SET data = CAST({patch} AS BLOB)")
 
     proc = smolvm("machine", "start", "--name", "agent1")
@@ -460,46 +405,46 @@ def test_a_record_serde_would_reject_makes_start_fail(smolvm, patch, words):
 
 
 def test_start_of_a_running_machine_is_a_notice(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
-    proc = ok(smolvm("machine", "start", "--name", "agent1"))
+    proc = smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     assert "already running" in proc.stdout
 
 
 def test_stop_then_stop_again(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
-    ok(smolvm("machine", "stop", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "stop", "--name", "agent1"))
     record = smolvm.record("agent1")
     assert record["state"] == "stopped" and record["pid"] is None
 
-    assert "is not running (state: stopped)" in ok(smolvm("machine", "stop", "--name", "agent1")).stdout
+    assert "is not running (state: stopped)" in smolvm.ok(smolvm("machine", "stop", "--name", "agent1")).stdout
 
 
 def test_a_rewrite_by_the_standin_drops_fields_it_does_not_know(smolvm):
     # serde ignores unknown fields and writes back only its own: a patch of a field this
     # version does not know is lost on the next start or stop, as with the real binary.
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
     smolvm.sql("UPDATE vms SET data = CAST(json_set(CAST(data AS TEXT), '$.future', 1) AS BLOB)")
 
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     assert "future" not in smolvm.record("agent1")
 
 
 def test_update_no_net_clears_the_allowlist_only_when_stopped(smolvm):
-    ok(smolvm("machine", "create", "agent1", "--allow-cidr", "10.0.0.0/8"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1", "--allow-cidr", "10.0.0.0/8"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
 
     proc = smolvm("machine", "update", "agent1", "--no-net")
     assert proc.returncode == 1
     assert proc.stderr == "Error: invalid vm state: expected stopped, got Running\n"
 
-    ok(smolvm("machine", "stop", "--name", "agent1"))
-    ok(smolvm("machine", "update", "agent1", "--no-net"))
+    smolvm.ok(smolvm("machine", "stop", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "update", "agent1", "--no-net"))
     record = smolvm.record("agent1")
     assert record["allowed_cidrs"] is None and record["network"] is False
 
@@ -507,7 +452,7 @@ def test_update_no_net_clears_the_allowlist_only_when_stopped(smolvm):
 # ---------------------------------------------------------------------------- exec
 
 def test_exec_needs_a_running_machine(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
 
     proc = smolvm("machine", "exec", "--name", "agent1", "--", "true")
 
@@ -516,14 +461,14 @@ def test_exec_needs_a_running_machine(smolvm):
 
 
 def test_exec_failures_are_injected_after_each_start(smolvm):
-    ok(smolvm("machine", "create", "agent1"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "create", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
     env = {"SMOLVM_STANDIN_EXEC_FAILURES": "2"}
 
     codes = [smolvm("machine", "exec", "--name", "agent1", "--", "true", **env).returncode
              for attempt in range(3)]
     assert codes == [1, 1, 0]
 
-    ok(smolvm("machine", "stop", "--name", "agent1"))
-    ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "stop", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
     assert smolvm("machine", "exec", "--name", "agent1", "--", "true", **env).returncode == 1
