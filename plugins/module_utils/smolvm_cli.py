@@ -362,6 +362,31 @@ def _shown(machine):
     return f"listed in state {machine.get('state')!r} with pid {machine.get('pid')!r}"
 
 
+class _Backoff:
+    """The waits between a command's attempts: `first` seconds, doubling up to `most`, each scaled
+    by `spread()`, and never past the deadline that start() sets."""
+
+    def __init__(self, sleep, clock, first, most, spread=lambda: 1.0):
+        self._sleep = sleep
+        self._clock = clock
+        self._delay = first
+        self._most = most
+        self._spread = spread
+        self._deadline = None
+
+    def start(self, timeout):
+        """Sets the deadline `timeout` seconds from now, at the first call only."""
+        if self._deadline is None:
+            self._deadline = self._clock() + timeout
+
+    def remaining(self):
+        return self._deadline - self._clock()
+
+    def wait(self):
+        self._sleep(min(self._delay * self._spread(), self.remaining()))
+        self._delay = min(self._delay * 2, self._most)
+
+
 def _said(stderr, stdout=""):
     text = (stderr or "").strip() or (stdout or "").strip()
     return text if text else "(smolvm printed nothing)"
@@ -487,8 +512,8 @@ class MachineManager:
         with the same leftover.
         """
         what = " ".join(argv[1:3])
-        deadline = None
-        delay = LOCK_FIRST_DELAY
+        backoff = _Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
+                           spread=lambda: 0.5 + self._jitter() / 2)
         attempts = 0
         while True:
             attempts += 1
@@ -507,10 +532,8 @@ class MachineManager:
                     f"as it was before the command (it is now {_shown(now)}, it was "
                     f"{_shown(self._expected)}), so part of it may have taken effect; look at "
                     f"`smolvm machine ls` before running it again", **facts)
-            if deadline is None:
-                deadline = self._clock() + self._lock_timeout
-            remaining = deadline - self._clock()
-            if remaining <= 0:
+            backoff.start(self._lock_timeout)
+            if backoff.remaining() <= 0:
                 raise SmolvmLockedError(
                     f"smolvm {what} for machine {name} was refused on a locked database "
                     f"{attempts} time(s) in a row over lock_timeout={self._lock_timeout} s: "
@@ -518,9 +541,8 @@ class MachineManager:
                     f"command or another process holding it open in a transaction. Nothing was "
                     f"written: machine {name} is {_shown(now)}, as before. Wait for the other "
                     f"command to end and run again, or raise lock_timeout", **facts)
-            self._sleep(min(delay * (0.5 + self._jitter() / 2), remaining))
+            backoff.wait()
             self.lock_retries += 1
-            delay = min(delay * 2, LOCK_MAX_DELAY)
 
     def _verify(self, name, state, after):
         # smolvm can exit 0 having done nothing (delete without -f prints "Cancelled"), so what
@@ -549,22 +571,20 @@ class MachineManager:
     def _wait(self, name, timeout):
         argv = self.cli.probe_argv(name)
         self.commands.append(argv)
-        deadline = self._clock() + timeout
-        delay = PROBE_FIRST_DELAY
+        backoff = _Backoff(self._sleep, self._clock, PROBE_FIRST_DELAY, PROBE_MAX_DELAY)
+        backoff.start(timeout)
         attempts = 0
         while True:
             attempts += 1
             rc, out, err = self.cli.try_run(argv)
             if rc == 0:
                 return attempts
-            remaining = deadline - self._clock()
-            if remaining <= 0:
+            if backoff.remaining() <= 0:
                 raise SmolvmCommandError(
                     f"machine {name} did not answer `machine exec -- true` within {timeout} s "
                     f"({attempts} attempts); last error (exit {rc}): {_said(err, out)}; raise "
                     f"wait_timeout if the guest boots slowly", argv=argv, rc=rc, stdout=out, stderr=err)
-            self._sleep(min(delay, remaining))
-            delay = min(delay * 2, PROBE_MAX_DELAY)
+            backoff.wait()
 
     def _warn_dropped_egress(self, name, options, check_mode, starts):
         if not (options.smolmachine and options.allow_cidrs and from_drops_egress(self.cli.version)):

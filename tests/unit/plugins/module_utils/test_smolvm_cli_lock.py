@@ -178,20 +178,27 @@ def test_a_start_refused_on_the_lock_is_run_again_and_boots_once(standin):
     assert standin.boot("vm1")["allowed_cidrs"] == ["127.0.0.16/32"]
 
 
-def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standin):
-    before = standin.rows()
+def start_while_locked(standin, lock_timeout):
+    """A started launch of vm1 while the test holds smolvm's DB locked throughout: the manager,
+    its clock and the error it gave up with."""
     with LockHolder(standin.db):
         clock = Time()
         mgr = manager(standin, clock)
         with pytest.raises(SmolvmLockedError) as caught:
-            mgr.ensure("vm1", state="started", lock_timeout=3)
+            mgr.ensure("vm1", state="started", lock_timeout=lock_timeout)
+    return mgr, clock, caught.value
 
-    message = str(caught.value)
+
+def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standin):
+    before = standin.rows()
+    mgr, clock, error = start_while_locked(standin, lock_timeout=3)
+
+    message = str(error)
     assert "smolvm machine create for machine vm1 was refused on a locked database" in message
     assert f"smolvm's database {standin.db} stayed locked" in message
     assert "lock_timeout=3 s" in message
     assert "Nothing was written: machine vm1 is not listed, as before" in message
-    assert caught.value.rc == 1 and LOCKED in caught.value.stderr
+    assert error.rc == 1 and LOCKED in error.stderr
     # Retried until the clock reached the bound, not one sleep past it.
     assert sum(clock.sleeps) == pytest.approx(3)
     assert mgr.lock_retries == len(clock.sleeps) == len(standin.called("create")) - 1
@@ -204,14 +211,10 @@ def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standi
 def test_a_start_that_runs_out_of_time_leaves_the_row_byte_for_byte(standin):
     assert standin([str(STANDIN), "machine", "create", "vm1"])[0] == 0
     before = standin.rows()
-    with LockHolder(standin.db):
-        clock = Time()
-        mgr = manager(standin, clock)
-        with pytest.raises(SmolvmLockedError) as caught:
-            mgr.ensure("vm1", state="started", lock_timeout=1)
+    _mgr, _clock, error = start_while_locked(standin, lock_timeout=1)
 
-    assert "smolvm machine start for machine vm1" in str(caught.value)
-    assert "machine vm1 is listed in state 'created' with pid None, as before" in str(caught.value)
+    assert "smolvm machine start for machine vm1" in str(error)
+    assert "machine vm1 is listed in state 'created' with pid None, as before" in str(error)
     assert standin.rows() == before
 
 
