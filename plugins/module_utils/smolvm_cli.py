@@ -18,10 +18,6 @@ import re
 import shutil
 import time
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
-    default_db_path,
-)
-
 DEFAULT_EXECUTABLE = "smolvm"
 
 # The one table of version-dependent argument shapes: how each subcommand takes the machine's
@@ -416,7 +412,11 @@ class MachineManager:
 
     @property
     def db_path(self):
-        # Named in lock errors; smolvm computes it the same way and nothing moves it.
+        # Named in lock errors only. Imported here: smolvm_db loads sqlite3, which a call that
+        # meets no lock has no use for (docs/performance.md counts every import).
+        from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (  # pylint: disable=import-outside-toplevel
+            default_db_path,
+        )
         return default_db_path()
 
     def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
