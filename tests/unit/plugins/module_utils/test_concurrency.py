@@ -18,11 +18,8 @@ import uuid
 
 import pytest
 
-docker = pytest.importorskip("docker")
-
 WORKERS = 16
 ROUNDS = 5
-IMAGE = "bot-bottle/test-bundle:1"
 FIRST, LAST = "127.0.0.16", "127.0.0.33"
 HELD = {"held-1": "127.0.0.16", "held-2": "127.0.0.20"}
 
@@ -46,31 +43,13 @@ print(json.dumps({"slug": slug, "alias": outcome.alias, "source": outcome.source
 
 
 @pytest.fixture(scope="module")
-def engine():
-    host = os.environ.get("DOCKER_HOST")
-    if not host:
-        pytest.skip("DOCKER_HOST is not set, so no Docker engine answers; scripts/test.sh always sets it")
-    try:
-        client = docker.DockerClient(base_url=host, version="auto", timeout=60)
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers at {host}: {exc}")
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        client.close()
-        pytest.skip(f"the test image {IMAGE} is missing (scripts/images.sh builds it)")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def bundles(engine):
+def bundles(engine, bundle_image):
     """Two running bundle containers holding aliases of the pool, under a prefix of this test's own."""
     prefix = f"hx{uuid.uuid4().hex[:8]}-sidecars-"
     containers = []
     try:
         for slug, alias in HELD.items():
-            containers.append(engine.containers.run(IMAGE, name=prefix + slug, detach=True,
+            containers.append(engine.containers.run(bundle_image, name=prefix + slug, detach=True,
                                                     ports={"9099/tcp": (alias, None)}))
         yield prefix
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import uuid
 
-import docker
 import pytest
 import requests
 from docker.errors import APIError
@@ -216,32 +215,14 @@ def test_a_prefix_that_cannot_start_a_container_name_is_refused(prefix):
 
 # ---- against the real engine: the filter the engine really applies ---------------------------
 
-@pytest.fixture
-def engine():
-    host = os.environ.get("DOCKER_HOST")
-    if not host:
-        pytest.skip("DOCKER_HOST is not set: no Docker engine to read")
-    try:
-        client = docker.DockerClient(base_url=host, version="auto", timeout=30)
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"the Docker engine at {host} does not answer: {exc}")
-    yield client
-    client.close()
-
-
-def test_the_real_engine_accepts_the_escaped_filter_and_the_reading_is_exact(engine):
-    image = "bot-bottle/test-bundle:1"
-    try:
-        engine.images.get(image)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"the test image {image} is not built (scripts/images.sh builds it)")
+def test_the_real_engine_accepts_the_escaped_filter_and_the_reading_is_exact(engine, bundle_image):
     prefix = f"hx{uuid.uuid4().hex[:8]}.s_c-"
     names = {prefix + "a": "127.0.0.201", prefix + "a-1": "127.0.0.202", "x" + prefix + "b": "127.0.0.203",
              prefix.replace(".", "Z") + "c": "127.0.0.204"}
     created = []
     try:
         for name, address in names.items():
-            created.append(engine.containers.run(image, name=name, detach=True,
+            created.append(engine.containers.run(bundle_image, name=name, detach=True,
                                                  ports={"9099/tcp": (address, None)}))
         bundles = BundleReader(engine, prefix, os.environ["DOCKER_HOST"]).read()
     finally:
