@@ -32,6 +32,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_sta
     DEFAULT_PREFIX, DOCKER_ARGUMENT_SPEC, DOCKER_REQUIRED_TOGETHER, BundleReader, DockerStateError,
     check_prefix, docker_client, is_valid_name,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
     DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_TTL, FileLock, LeaseError, LeaseStore, table_as_dict,
 )
@@ -128,7 +129,7 @@ class AliasAllocator:
     be None for state=absent, which never needs Docker."""
 
     def __init__(self, pool, reader, store, lock_path: str, ttl: int):
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+        if not is_seconds(ttl, whole=True):
             raise AliasError(f"lease_ttl={ttl!r} is not a positive number of seconds; "
                              f"expected for example 900 (15 minutes)")
         self.pool = pool

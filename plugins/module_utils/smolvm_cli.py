@@ -18,6 +18,8 @@ import re
 import shutil
 import time
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+
 DEFAULT_EXECUTABLE = "smolvm"
 
 # The one table of version-dependent argument shapes: how each subcommand takes the machine's
@@ -424,13 +426,11 @@ class MachineManager:
         name = validate_name(name)
         if state not in STATES:
             raise MachineSpecError(f"state={state!r} is not one of {', '.join(STATES)}")
-        if wait and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
-                     or wait_timeout <= 0):
+        if wait and not is_seconds(wait_timeout):
             raise MachineSpecError(
                 f"wait_timeout={wait_timeout!r} is not a positive number of seconds; "
                 f"expected e.g. 60")
-        if (isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float))
-                or lock_timeout < 0):
+        if not is_seconds(lock_timeout, zero_ok=True):
             raise MachineSpecError(
                 f"lock_timeout={lock_timeout!r} is not a number of seconds of 0 or more; "
                 f"expected e.g. {DEFAULT_LOCK_TIMEOUT} (0 retries nothing)")

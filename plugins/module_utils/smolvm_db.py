@@ -24,6 +24,7 @@ from urllib.parse import quote
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (
     normalize_cidrs, same_allowlist,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
 
 DEFAULT_TIMEOUT = 15  # seconds, smolvm's own busy timeout
 DB_RELATIVE_PATH = ("smolvm", "server", "smolvm.db")
@@ -134,7 +135,7 @@ class AllowlistPatch:
         # Invalid CIDRs fail here, before the database is opened.
         self.wanted = normalize_cidrs(allowed_cidrs)
         self.network = network
-        if timeout is None or timeout < 0:
+        if not is_seconds(timeout, zero_ok=True):
             raise SmolvmDbError(f"timeout={timeout!r} is not a number of seconds >= 0")
         self.timeout = float(timeout)
         self.on_busy = on_busy
