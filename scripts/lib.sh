@@ -14,6 +14,10 @@ ANSIBLE_BUNDLE_VERSION=12.3.0
 # The Docker engine the scripts start when none answers; a short path keeps the socket under 108 bytes.
 ENGINE_DIR="${BOTTLE_ENGINE_DIR:-/tmp/bot-bottle-engine}"
 ENGINE_SOCK="unix://$ENGINE_DIR/docker.sock"
+# The real smolvm CLIs the tests run against (scripts/smolvm-real.sh): 1.7.7, the last whose
+# `create --from` drops --allow-cidr; 1.9.1, between; 1.32.2, current.
+SMOLVM_REAL_VERSIONS=(1.7.7 1.9.1 1.32.2)
+SMOLVM_REAL_DIR="$BUILD/smolvm"
 TEST_IMAGE="bot-bottle/test-bundle:1"
 TEST_PYTHON_IMAGE="bot-bottle/test-python:1"
 PYTHON="${PYTHON:-python3.11}"

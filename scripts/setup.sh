@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests and the demo need on a fresh machine, each step skipped when already done:
 # the venv with pinned packages, community.docker without Galaxy, ansible-test's offline pip
-# bootstrap, a running Docker engine and the locally built test image.
+# bootstrap, the pinned real smolvm CLIs, a running Docker engine and the locally built test image.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$BUILD"
 
@@ -71,6 +71,7 @@ ensure_debian_packages
 ensure_venv
 ensure_community_docker
 ensure_get_pip
+"$ROOT/scripts/smolvm-real.sh" > "$BUILD/smolvm-real.txt"
 "$ROOT/scripts/engine.sh" start
 load_docker_host
 "$ROOT/scripts/images.sh"

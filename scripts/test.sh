@@ -34,6 +34,9 @@ bottle_standins: "$COLLECTION_DIR/tests/standins"
 bottle_test_image: "$TEST_IMAGE"
 bottle_test_python_image: "$TEST_PYTHON_IMAGE"
 bottle_real_smolmachine: "${BOTTLE_REAL_SMOLMACHINE:-}"
+# The pinned real smolvm CLIs (scripts/smolvm-real.sh): version -> path.
+bottle_real_smolvms:
+$(while read -r version path; do printf '  "%s": "%s"\n' "$version" "$path"; done < "$BUILD/smolvm-real.txt")
 YAML
 }
 
