@@ -76,7 +76,7 @@ def read_pack(path):
     with open(path, "rb") as handle:
         data = handle.read()
     if len(data) < FOOTER.size:
-        raise PackError("file too small to be a packed binary")
+        raise PackError("sidecar file too small to contain footer")
     magic, version, _stub, assets_offset, assets_size, manifest_offset, manifest_size, checksum, _ = (
         FOOTER.unpack(data[-FOOTER.size:]))
     if magic != MAGIC:
