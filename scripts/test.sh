@@ -4,7 +4,7 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: sanity units integration lint build molecule reliability
+# Stages: sanity units conformance integration lint build molecule reliability
 source "$(dirname "$0")/lib.sh"
 
 passed=0
@@ -62,6 +62,11 @@ integration_targets() {
   done
 }
 
+# The smolvm stand-in against one real smolvm version (tests/conformance, pytest); no Ansible needed.
+run_conformance() {
+  (cd "$ROOT" && python -m pytest -p no:cacheprovider -q -n 4 tests/conformance --smolvm-version "$1")
+}
+
 # ansible-lint, then antsibull-changelog checks the changelog fragments (a bad one breaks a release).
 run_lint() { (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q && antsibull-changelog lint); }
 
@@ -99,7 +104,7 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build molecule reliability)
+  [ ${#stages[@]} -gt 0 ] || stages=(sanity units conformance integration lint build molecule reliability)
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -110,6 +115,10 @@ main() {
       sanity) stage sanity run_sanity ;;
       sanity:*) stage "$s" run_sanity "${s#sanity:}" ;;
       units) stage units run_units ;;
+      conformance)
+        local v
+        for v in "${SMOLVM_REAL_VERSIONS[@]}"; do stage "conformance:$v" run_conformance "$v"; done ;;
+      conformance:*) stage "$s" run_conformance "${s#conformance:}" ;;
       integration)
         local t
         for t in $(integration_targets); do stage "integration:$t" run_integration_target "$t"; done ;;

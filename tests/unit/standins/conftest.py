@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 STANDIN = Path(__file__).resolve().parents[2] / "standins" / "smolvm"
+sys.path.insert(0, str(STANDIN.parent))
+import smolmachine_pack  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class Smolvm:
@@ -21,8 +23,8 @@ class Smolvm:
         self.data_home = data_home
         self.db = data_home / "smolvm" / "server" / "smolvm.db"
         self.pack = data_home / "app.smolmachine"
-        self.pack.write_text(json.dumps({"image": "python:3.12-alpine", "cmd": ["python3", "app.py"],
-                                         "env": [["PYTHONUNBUFFERED", "1"]], "workdir": "/app"}))
+        smolmachine_pack.make_pack(self.pack, image="python:3.12-alpine", cmd=["python3", "app.py"],
+                                   env=["PYTHONUNBUFFERED=1"], workdir="/app")
 
     def __call__(self, *args, version="0.8.0", stdin=subprocess.DEVNULL, **env):
         environ = dict(os.environ, XDG_DATA_HOME=str(self.data_home),

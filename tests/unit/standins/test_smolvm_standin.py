@@ -133,12 +133,21 @@ def test_0_8_0_keeps_allow_cidr_without_from(smolvm):
     assert record["allowed_cidrs"] == ["10.0.0.0/8"] and record["network"] is True
 
 
-def test_1_9_3_records_carry_its_extra_fields(smolvm):
-    smolvm.ok(smolvm("machine", "create", "--name", "agent1", version="1.9.3"))
+@pytest.mark.parametrize("version, extra", [("1.9.1", set()), ("1.32.2", {"block_io", "nested_virt"})])
+def test_measured_records_carry_their_fields(smolvm, version, extra):
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", version=version))
 
     record = smolvm.record("agent1")
-    assert list(record)[:len(FIELDS_0_8) - 1] == FIELDS_0_8[:-1]  # source_smolmachine omitted
-    assert {"secret_refs", "labels", "cuda", "forkable"} <= set(record)
+    assert {"published_sockets", "rosetta", "cuda", "docker_socket", "runtime_managed"} | extra <= set(record)
+    assert "labels" not in record and "source_smolmachine" not in record  # omitted when empty
+
+
+def test_labels_are_kept_from_1_8_0(smolvm):
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", "--label", "a=b", version="1.8.0"))
+
+    assert smolvm.record("agent1")["labels"] == {"a": "b"}
+    assert smolvm("machine", "create", "--name", "agent2", "--label", "a=b",
+                  version="1.7.7").returncode == 2
 
 
 def test_env_and_mounts_are_stored_as_pairs(smolvm, tmp_path):
@@ -167,11 +176,17 @@ def test_0_8_0_rejects_name_flag_on_create(smolvm):
     assert "unexpected argument '--name' found" in proc.stderr
 
 
-@pytest.mark.parametrize("args", [["agent1"], ["--name", "agent1"], ["-n", "agent1"]])
-def test_1_0_2_accepts_both_forms(smolvm, args):
+@pytest.mark.parametrize("args", [["--name", "agent1"], ["-n", "agent1"]])
+def test_1_0_2_takes_the_name_flag(smolvm, args):
     smolvm.ok(smolvm("machine", "create", *args, version="1.0.2"))
 
     assert smolvm.record("agent1")["name"] == "agent1"
+
+
+@pytest.mark.parametrize("version", ["1.0.2", "1.9.1"])
+def test_a_positional_name_is_refused_from_1_0_2(smolvm, version):
+    assert smolvm("machine", "create", "agent1", version=version).returncode == 2
+    assert not smolvm.db.exists() or smolvm.row("agent1") is None
 
 
 @pytest.mark.parametrize("args", [["start", "agent1"], ["stop", "agent1"],
@@ -336,14 +351,18 @@ def test_start_without_a_policy_is_unrestricted(smolvm):
     assert boot["network"] is True and boot["network_backend"] == "tsi"
 
 
-def test_start_with_an_empty_list_denies_all(smolvm):
-    smolvm.ok(smolvm("machine", "create", "agent1", "--net"))
+@pytest.mark.parametrize("version", ["0.8.0", "1.32.2"])
+def test_start_with_an_empty_list_is_no_policy(smolvm, version):
+    """smolvm: `is_some_and(|c| !c.is_empty())` -- an empty allowlist is unrestricted egress."""
+    smolvm.ok(smolvm("machine", "create", "--name", "agent1", "--net", version=version)
+              if version != "0.8.0" else smolvm("machine", "create", "agent1", "--net"))
     smolvm.sql("UPDATE vms SET data = CAST(json_set(CAST(data AS TEXT), '$.allowed_cidrs', "
                "json('[]')) AS BLOB) WHERE name = 'agent1'")
 
-    smolvm.ok(smolvm("machine", "start", "--name", "agent1"))
+    smolvm.ok(smolvm("machine", "start", "--name", "agent1", version=version))
 
-    assert smolvm.boot("agent1")["allowed_cidrs"] == []
+    boot = smolvm.boot("agent1")
+    assert boot["allowed_cidrs"] is None and boot["network_backend"] == "tsi"
 
 
 def test_start_sees_a_patch_made_the_way_smolvms_tests_make_it(smolvm):
