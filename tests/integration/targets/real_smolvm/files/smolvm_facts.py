@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the real_smolvm target needs to know about this machine, as one JSON object on stdout.
 
-    python smolvm_facts.py probe EXECUTABLE   is EXECUTABLE the real smolvm, and can it boot VMs?
+    python smolvm_facts.py probe EXECUTABLE [CACHED]
+        is EXECUTABLE (else the newest of CACHED, a JSON {version: path}) the real smolvm, and can
+        this machine boot VMs?
     python smolvm_facts.py allowlist NAME     machine NAME's record, read from smolvm's database
 
 `probe` never fails: it reports what it found, and the target decides whether to skip.
@@ -46,10 +48,25 @@ def hypervisor(system):
     return False, f"smolvm runs on macOS and Linux only, not on {system}"
 
 
-def probe(executable):
+def newest_cached(cached):
+    """The newest existing binary of {version: path} (the harness's bottle_real_smolvms)."""
+    def key(version):
+        return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
+    for version in sorted(cached, key=key, reverse=True):
+        if os.access(cached[version], os.X_OK):
+            return cached[version]
+    return None
+
+
+def probe(executable, cached=None):
+    """Facts about `executable` (looked up on PATH); when it is not there, about the newest of the
+    cached real smolvm binaries (a JSON {version: path}), so one command runs this target."""
     system = platform.system()
-    facts = {"system": system, "path": shutil.which(executable), "native": False,
-             "version": None, "version_output": None}
+    path, found_by = shutil.which(executable), "PATH"
+    if path is None and cached:
+        path, found_by = newest_cached(json.loads(cached)), "bottle_real_smolvms"
+    facts = {"system": system, "path": path, "found_by": found_by if path else None,
+             "native": False, "version": None, "version_output": None}
     facts["hypervisor"], facts["hypervisor_detail"] = hypervisor(system)
     if facts["path"] is None:
         return facts
@@ -69,8 +86,11 @@ def probe(executable):
 
 
 def db_path():
-    """smolvm's database, where dirs::data_local_dir() puts it."""
-    if platform.system() == "Darwin":
+    """smolvm's database, where smolvm puts it: SMOLVM_DATA_DIR (Linux, 1.2.5 on), else
+    dirs::data_local_dir()."""
+    if platform.system() == "Linux" and os.environ.get("SMOLVM_DATA_DIR"):
+        base = os.path.join(os.environ["SMOLVM_DATA_DIR"], ".local", "share")
+    elif platform.system() == "Darwin":
         base = os.path.expanduser("~/Library/Application Support")
     else:
         base = os.environ.get("XDG_DATA_HOME", "")
@@ -97,10 +117,11 @@ def allowlist(name):
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("probe", "allowlist"):
+    if not (argv[1:2] == ["probe"] and len(argv) in (3, 4)) and not (
+            argv[1:2] == ["allowlist"] and len(argv) == 3):
         sys.stderr.write(__doc__)
         return 2
-    result = probe(argv[2]) if argv[1] == "probe" else allowlist(argv[2])
+    result = probe(*argv[2:]) if argv[1] == "probe" else allowlist(argv[2])
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
