@@ -71,7 +71,7 @@ def database(smolvm):
         objects = sorted(conn.execute(
             "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
         columns = {name: [row[1:] for row in conn.execute(f"PRAGMA table_info({name})")]
-                   for kind, name, _ in objects if kind == "table"}
+                   for kind, name, _table in objects if kind == "table"}
         seen = {
             "objects": objects, "columns": columns,
             "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],

@@ -21,6 +21,7 @@ import zlib
 MAGIC = b"SMOLPACK"
 FORMAT_VERSION = 1
 FOOTER = struct.Struct("<8sIQQQQQI8s")
+FOOTER_SIZE = 64
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
@@ -75,15 +76,16 @@ def read_pack(path):
     """The manifest of the pack at PATH (a dict); PackError when the file is not a valid pack."""
     with open(path, "rb") as handle:
         data = handle.read()
-    if len(data) < FOOTER.size:
+    if len(data) < FOOTER_SIZE:
         raise PackError("sidecar file too small to contain footer")
-    magic, version, _stub, assets_offset, assets_size, manifest_offset, manifest_size, checksum, _ = (
-        FOOTER.unpack(data[-FOOTER.size:]))
+    end = len(data) - FOOTER_SIZE
+    fields = FOOTER.unpack(data[end:])
+    magic, version, assets_offset, assets_size = fields[0], fields[1], fields[3], fields[4]
+    manifest_offset, manifest_size, checksum = fields[5], fields[6], fields[7]
     if magic != MAGIC:
         raise PackError("invalid magic bytes")
     if version != FORMAT_VERSION:
         raise PackError(f"unsupported format version: {version}")
-    end = len(data) - FOOTER.size
     if (manifest_size > MAX_MANIFEST_BYTES or assets_offset + assets_size > end
             or manifest_offset + manifest_size > end):
         raise PackError("footer points outside the file")
