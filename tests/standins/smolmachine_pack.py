@@ -3,7 +3,9 @@
 """Make and read a minimal `.smolmachine` pack: a TEST FIXTURE, not part of the collection.
 
 The real smolvm CLI (1.7.7 to 1.32.2) accepts such a file for `machine create --from`; the stand-in
-reads it with read_pack() and refuses any file that is not one, as the real CLI does.
+reads it with read_pack() and refuses any file that is not one, as the real CLI does (1.4.0 on).
+A test makes one with make_pack(), or from a playbook:
+    python tests/standins/smolmachine_pack.py OUT.smolmachine [--image I] [--cmd WORD ...]
 
 Layout of a sidecar pack (smolvm's crates/smolvm-pack, format version 1), all integers little-endian:
   [assets: a zstd-compressed tar][manifest: JSON][footer: 64 bytes]
@@ -12,6 +14,7 @@ Layout of a sidecar pack (smolvm's crates/smolvm-pack, format version 1), all in
            8 reserved zero bytes.
 """
 
+import argparse
 import io
 import json
 import struct
@@ -98,3 +101,19 @@ def read_pack(path):
     if not isinstance(manifest, dict) or not isinstance(manifest.get("image"), str):
         raise PackError("invalid manifest: missing field `image`")
     return manifest
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write a minimal .smolmachine pack.")
+    parser.add_argument("path")
+    parser.add_argument("--image", default="alpine:3.20")
+    parser.add_argument("--cmd", nargs="*", default=[])
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
+    parser.add_argument("--workdir")
+    args = parser.parse_args(argv)
+    make_pack(args.path, image=args.image, cmd=args.cmd, env=args.env, workdir=args.workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
