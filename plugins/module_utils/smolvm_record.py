@@ -109,3 +109,26 @@ def widening_fields(record) -> dict:
         if opens:
             found[field] = value
     return found
+
+
+def pid_alive(pid) -> bool:
+    """Whether process `pid` exists (signal 0 delivers nothing; EPERM still means it exists)."""
+    import os  # pylint: disable=import-outside-toplevel
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_live(state, pid=None, alive=pid_alive) -> bool:
+    """Whether a VM process may be alive: a live state, or `failed` with a pid that still runs."""
+    if state in LIVE_STATES:
+        return True
+    return state == "failed" and alive(pid)
