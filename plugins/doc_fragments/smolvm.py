@@ -32,8 +32,8 @@ options:
   db_path:
     description:
       - Path of smolvm's state database, when it is not where smolvm puts it.
-      - By default it is resolved as smolvm resolves it on the managed host, in this order
-        O(state_dir); E(SMOLVM_DATA_DIR) (Linux, smolvm 1.2.5 and later:
+      - By default it is resolved as smolvm resolves it on the managed host, in this order.
+        O(state_dir); E(SMOLVM_DATA_DIR) (Linux, smolvm 1.2.5 and later, giving
         C(DIR/.local/share/smolvm/server/smolvm.db)); then
         C(~/Library/Application Support/smolvm/server/smolvm.db) on macOS and
         C($XDG_DATA_HOME/smolvm/server/smolvm.db) on Linux (C(~/.local/share) when

@@ -101,7 +101,7 @@ options:
       - V(cli) runs C(smolvm machine update --name NAME --reset-allow-list --allow-cidr ...); the
         module fails when the installed smolvm has no such command (1.20.2 and before).
       - V(db) patches the record in smolvm's database.
-      - V(auto) uses V(cli) where smolvm has it, else V(db) (also when O(executable) is not found:
+      - V(auto) uses V(cli) where smolvm has it, else V(db) (also when O(executable) is not found, as
         the database patch needs no smolvm).
     type: str
     choices: [auto, cli, db]

@@ -29,7 +29,7 @@ description:
     it is compared with O(allowed_cidrs) too, and a difference warns or, with
     O(allowlist_mismatch=fail), fails. Older smolvm does not show it;
     M(bot_bottle.smolmachines.smolvm_allowlist) reads it from the database.
-  - The machine is stopped before it is deleted whenever it may have a live VM process: states
+  - The machine is stopped before it is deleted whenever it may have a live VM process, in states
     C(running), C(paused), C(pausing), C(unreachable), C(frozen) (1.32.2 has all of them), or
     C(failed) with a pid that still runs.
   - smolvm 1.4.0 exits 0 from C(machine delete -f) while its database is locked, with only a
@@ -120,7 +120,7 @@ options:
     description:
       - Egress allowlist, one C(--allow-cidr) each. A bare address becomes a V(/32) (or V(/128)).
       - The list is validated and normalised before smolvm runs.
-      - An empty list with O(network=true) is refused: smolvm reads an empty allowlist as
+      - An empty list with O(network=true) is refused, because smolvm reads an empty allowlist as
         unrestricted egress. To deny all egress, leave O(network=false) and give no list.
       - Ignored by smolvm 0.5.12 through 1.7.7 together with O(smolmachine); see the description
         and M(bot_bottle.smolmachines.smolvm_allowlist).
@@ -138,7 +138,7 @@ options:
   allowlist_mismatch:
     description:
       - What to do when an existing machine's allowlist, as C(machine ls --json) shows it, differs
-        from O(allowed_cidrs): V(warn) or V(fail).
+        from O(allowed_cidrs), V(warn) or V(fail).
     type: str
     choices: [warn, fail]
     default: warn
