@@ -19,6 +19,9 @@ import shutil
 import time
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import (
+    LIVE_STATES as _RECORD_LIVE_STATES, is_live,
+)
 
 DEFAULT_EXECUTABLE = "smolvm"
 
@@ -36,8 +39,18 @@ NAME_SHAPES = (
 # (inclusive): --allow-cidr is accepted and silently dropped, allowed_cidrs is stored as null.
 FROM_DROPS_EGRESS = ((0, 5, 12), (1, 7, 7))
 
-# States in which a machine has a live VM process that `machine stop` must end.
-LIVE_STATES = frozenset(("running", "unreachable"))
+# States in which a machine may have a live VM process that `machine stop` must end (every
+# version's; `failed` with a live pid counts too, see smolvm_record.is_live).
+LIVE_STATES = _RECORD_LIVE_STATES
+
+# `machine create --label KEY=VALUE` exists from 1.8.0.
+LABELS_SINCE = (1, 8, 0)
+# `--state-dir` (global) and `machine update --reset-allow-list --allow-cidr`: absent at 1.20.2 and
+# before, present at 1.32.2; a version between is asked (its --help).
+NEWEST_WITHOUT_STATE_DIR = (1, 20, 2)
+OLDEST_WITH_STATE_DIR = (1, 32, 2)
+# `machine ls --json` shows allowed_cidrs (and omits the key when null) from this version on.
+LS_SHOWS_ALLOWLIST_SINCE = (1, 32, 2)
 
 STATES = ("present", "started", "stopped", "absent")
 
@@ -97,7 +110,7 @@ class SmolvmCommandError(SmolvmError):
 
 
 class SmolvmLockedError(SmolvmCommandError):
-    """A smolvm command was refused on smolvm's locked database until lock_timeout ran out."""
+    """A smolvm command was refused on smolvm's locked database until db_timeout ran out."""
 
 
 class SmolvmOutputError(SmolvmError):
@@ -182,7 +195,7 @@ class CreateOptions:
     """What `machine create` is asked for, validated and in the form the argv needs."""
 
     def __init__(self, smolmachine=None, image=None, net=False, allow_cidrs=None, env=None,
-                 cpus=None, mem=None):
+                 cpus=None, mem=None, labels=None):
         if smolmachine and image:
             raise MachineSpecError("smolmachine and image are mutually exclusive; give one of them")
         self.smolmachine = os.path.abspath(os.path.expanduser(smolmachine)) if smolmachine else None
@@ -192,6 +205,7 @@ class CreateOptions:
         self.env = _env_pairs(env)
         self.cpus = _bounded("cpus", cpus, 1, 255)
         self.mem = _bounded("mem", mem, 1, 4294967295)
+        self.labels = _label_pairs(labels)
 
     def check_source(self):
         """Fail before anything runs when the packed .smolmachine is not a readable file."""
@@ -205,7 +219,7 @@ class CreateOptions:
         if not os.access(self.smolmachine, os.R_OK):
             raise MachineSpecError(f"smolmachine {self.smolmachine} is not readable by this user")
 
-    def flags(self):
+    def flags(self, with_labels=True):
         argv = []
         if self.smolmachine:
             argv += ["--from", self.smolmachine]
@@ -221,6 +235,9 @@ class CreateOptions:
             argv += ["--allow-cidr", cidr]
         for key, value in self.env:
             argv += ["-e", f"{key}={value}"]
+        if with_labels:
+            for key, value in self.labels:
+                argv += ["--label", f"{key}={value}"]
         return argv
 
 
@@ -237,6 +254,23 @@ def _bounded(option, value, low, high):
     if not low <= number <= high:
         raise MachineSpecError(f"{option}={number} is out of range; expected an integer from {low} to {high}")
     return number
+
+
+def _label_pairs(labels):
+    pairs = []
+    for key, value in (labels or {}).items():
+        key = str(key)
+        if not key or "=" in key or any(ch.isspace() or ord(ch) < 32 for ch in key):
+            raise MachineSpecError(
+                f"labels key {key!r} is not a label name; keys must be non-empty, without '=', "
+                f"spaces or control characters")
+        if isinstance(value, (bool, dict, list)) or value is None:
+            raise MachineSpecError(f"labels {key}={value!r} is not a string; quote the value in YAML")
+        value = str(value)
+        if any(ord(ch) < 32 for ch in value):
+            raise MachineSpecError(f"labels {key}={value!r} contains a control character")
+        pairs.append((key, value))
+    return pairs
 
 
 def _env_pairs(env):
@@ -259,13 +293,15 @@ class SmolvmCli:
     ``run`` is called with an argv list and returns (rc, stdout, stderr); it must not use a shell.
     """
 
-    def __init__(self, executable, run, version):
+    def __init__(self, executable, run, version, state_dir=None):
         self.executable = executable
         self._run = run
         self.version = tuple(version)
+        self.state_dir = os.path.abspath(os.path.expanduser(state_dir)) if state_dir else None
+        self._help = {}
 
     @classmethod
-    def discover(cls, run, executable=DEFAULT_EXECUTABLE, path=None):
+    def discover(cls, run, executable=DEFAULT_EXECUTABLE, path=None, state_dir=None):
         """Find smolvm and read its version, so every later argv has the right shape."""
         resolved = find_executable(executable, path=path)
         argv = [resolved, "--version"]
@@ -275,7 +311,60 @@ class SmolvmCli:
                 f"`{resolved} --version` failed (exit {rc}): {_said(err, out)}; check that "
                 f"executable is smol-machines' smolvm", argv=argv, rc=rc, stdout=out, stderr=err)
         version, _text = parse_version(out)
-        return cls(resolved, run, version)
+        cli = cls(resolved, run, version)
+        if state_dir:
+            cli.use_state_dir(state_dir)
+        return cli
+
+    # what this version has -------------------------------------------------------------------
+
+    def _help_mentions(self, words, flag):
+        """Whether `smolvm WORDS --help` lists `flag` (asked once per run, for versions between
+        the ones measured)."""
+        key = tuple(words)
+        if key not in self._help:
+            _rc, out, err = self._run([self.executable] + list(words) + ["--help"])
+            self._help[key] = (out or "") + (err or "")
+        return re.search(r"(^|\s)" + re.escape(flag) + r"\b", self._help[key]) is not None
+
+    def _has_newer_flag(self, words, flag):
+        if self.version <= NEWEST_WITHOUT_STATE_DIR:
+            return False
+        if self.version >= OLDEST_WITH_STATE_DIR:
+            return True
+        return self._help_mentions(words, flag)
+
+    @property
+    def has_state_dir(self):
+        return self._has_newer_flag([], "--state-dir")
+
+    @property
+    def has_labels(self):
+        return self.version >= LABELS_SINCE
+
+    @property
+    def has_update_allow_list(self):
+        """`machine update --reset-allow-list --allow-cidr` (smolvm's own way to set a list)."""
+        return self._has_newer_flag(["machine", "update"], "--reset-allow-list")
+
+    def use_state_dir(self, state_dir):
+        """Pass `--state-dir` to every command, or refuse where this smolvm has no such flag."""
+        if not self.has_state_dir:
+            raise MachineSpecError(
+                f"state_dir={state_dir!r} cannot be used with smolvm {self.version_string}: its "
+                f"--state-dir flag exists from a version after 1.20.2 (1.32.2 has it); set "
+                f"SMOLVM_DATA_DIR in the task's environment instead (smolvm >= 1.2.5 on Linux), "
+                f"or upgrade smolvm")
+        self.state_dir = os.path.abspath(os.path.expanduser(state_dir))
+
+    def shown_allowlist(self, machine):
+        """The allowlist `ls --json` shows for `machine` (an ls object); LookupError where this
+        smolvm does not show it."""
+        if "allowed_cidrs" in machine:
+            return machine["allowed_cidrs"]
+        if self.version >= LS_SHOWS_ALLOWLIST_SINCE:
+            return None  # shown, and omitted because it is null
+        raise LookupError("machine ls --json does not show allowed_cidrs at this version")
 
     @property
     def version_string(self):
@@ -283,14 +372,26 @@ class SmolvmCli:
 
     # argv shapes -----------------------------------------------------------------------------
 
+    def _base(self):
+        argv = [self.executable]
+        if self.state_dir:
+            argv += ["--state-dir", self.state_dir]
+        return argv
+
     def _named(self, subcommand, name):
-        argv = [self.executable, "machine", subcommand]
+        argv = self._base() + ["machine", subcommand]
         if name_shape(self.version, subcommand) == "flag":
             return argv + ["--name", name]
         return argv + [name]
 
     def create_argv(self, name, options):
-        return self._named("create", name) + options.flags()
+        return self._named("create", name) + options.flags(with_labels=self.has_labels)
+
+    def update_allowlist_argv(self, name, cidrs):
+        argv = self._base() + ["machine", "update", "--name", name, "--reset-allow-list"]
+        for cidr in cidrs:
+            argv += ["--allow-cidr", cidr]
+        return argv
 
     def start_argv(self, name):
         return self._named("start", name)
@@ -303,10 +404,13 @@ class SmolvmCli:
         return self._named("delete", name) + ["-f"]
 
     def probe_argv(self, name):
-        return self._named("exec", name) + ["--", "true"]
+        return self.exec_argv(name, ["true"])
+
+    def exec_argv(self, name, command):
+        return self._named("exec", name) + ["--"] + [str(part) for part in command]
 
     def list_argv(self):
-        return [self.executable, "machine", "ls", "--json"]
+        return self._base() + ["machine", "ls", "--json"]
 
     # running ---------------------------------------------------------------------------------
 
@@ -397,8 +501,11 @@ class MachineManager:
     already ran.
     """
 
-    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic, jitter=random.random):
+    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic, jitter=random.random,
+                 db_path=None, alive=None):
         self.cli = cli
+        self._db_path = db_path
+        self._alive = alive
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
@@ -416,13 +523,22 @@ class MachineManager:
     def db_path(self):
         # Named in lock errors only. Imported here: smolvm_db loads sqlite3, which a call that
         # meets no lock has no use for (docs/performance.md counts every import).
+        if self._db_path:
+            return self._db_path
         from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (  # pylint: disable=import-outside-toplevel
             default_db_path,
         )
-        return default_db_path()
+        return default_db_path(state_dir=self.cli.state_dir, smolvm_version=self.cli.version)
+
+    def _live(self, machine):
+        if machine is None:
+            return False
+        if self._alive is None:
+            return is_live(machine.get("state"), machine.get("pid"))
+        return is_live(machine.get("state"), machine.get("pid"), self._alive)
 
     def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
-               check_mode=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+               check_mode=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, allowlist_mismatch="warn"):
         name = validate_name(name)
         if state not in STATES:
             raise MachineSpecError(f"state={state!r} is not one of {', '.join(STATES)}")
@@ -432,7 +548,7 @@ class MachineManager:
                 f"expected e.g. 60")
         if not is_seconds(lock_timeout, zero_ok=True):
             raise MachineSpecError(
-                f"lock_timeout={lock_timeout!r} is not a number of seconds of 0 or more; "
+                f"db_timeout={lock_timeout!r} is not a number of seconds of 0 or more; "
                 f"expected e.g. {DEFAULT_LOCK_TIMEOUT} (0 retries nothing)")
         self._lock_timeout = lock_timeout
         options = options or CreateOptions()
@@ -445,9 +561,11 @@ class MachineManager:
             if before is not None:
                 # smolvm 0.8 deletes a running machine's record without stopping its VM
                 # process; stop it first so no VM outlives its record.
-                if before_state in LIVE_STATES:
+                if self._live(before):
                     self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 self._act(name, self.cli.delete_argv(name), check_mode, None)
+                if not check_mode:
+                    self._delete_until_gone(name)
                 current = "absent"
         else:
             if before is None:
@@ -455,13 +573,15 @@ class MachineManager:
                 self._act(name, self.cli.create_argv(name, options), check_mode,
                           {"state": "created", "pid": None})
                 self._warn_dropped_egress(name, options, check_mode, starts=state == "started")
+                self._warn_unlabelled(options)
                 current = "created"
             else:
                 self._warn_differences(name, before, options)
+                self._compare_allowlist(name, before, options, allowlist_mismatch)
             if state == "started" and current != "running":
                 self._act(name, self.cli.start_argv(name), check_mode, {"state": "running"})
                 current = "running"
-            elif state == "stopped" and current in LIVE_STATES:
+            elif state == "stopped" and self._live(before):
                 self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 current = "stopped"
 
@@ -536,13 +656,52 @@ class MachineManager:
             if backoff.remaining() <= 0:
                 raise SmolvmLockedError(
                     f"smolvm {what} for machine {name} was refused on a locked database "
-                    f"{attempts} time(s) in a row over lock_timeout={self._lock_timeout} s: "
+                    f"{attempts} time(s) in a row over db_timeout={self._lock_timeout:g} s: "
                     f"{said}; smolvm's database {self.db_path} stayed locked by another smolvm "
                     f"command or another process holding it open in a transaction. Nothing was "
                     f"written: machine {name} is {_shown(now)}, as before. Wait for the other "
-                    f"command to end and run again, or raise lock_timeout", **facts)
+                    f"command to end and run again, or raise db_timeout", **facts)
             backoff.wait()
             self.lock_retries += 1
+
+    def _delete_until_gone(self, name):
+        """smolvm 1.4.0 exits 0 from `delete -f` while the DB is locked, with only a warning, and
+        leaves the row: re-list, and run the delete again (with backoff, up to db_timeout) while
+        the machine is still listed as it was."""
+        argv = self.cli.delete_argv(name)
+        backoff = _Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
+                           spread=lambda: 0.5 + self._jitter() / 2)
+        while True:
+            left = self.cli.get_machine(name)
+            if left is None:
+                return
+            backoff.start(self._lock_timeout)
+            if backoff.remaining() <= 0:
+                return  # _verify names the machine still listed
+            backoff.wait()
+            self.lock_retries += 1
+            self._run_through_lock(name, argv)
+
+    def _compare_allowlist(self, name, machine, options, mismatch):
+        """Where `ls --json` shows the allowlist, compare it with the one asked for."""
+        if not options.allow_cidrs:
+            return
+        try:
+            shown = self.cli.shown_allowlist(machine)
+        except LookupError:
+            return
+        from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (  # pylint: disable=import-outside-toplevel
+            same_allowlist,
+        )
+        if isinstance(shown, list) and same_allowlist(shown, options.allow_cidrs):
+            return
+        message = (f"machine {name} already exists with allowed_cidrs {shown!r} (as `smolvm "
+                   f"machine ls --json` shows it), not {options.allow_cidrs}; smolvm_machine does "
+                   f"not change an existing machine: set its list with "
+                   f"bot_bottle.smolmachines.smolvm_allowlist, or delete and create it again")
+        if mismatch == "fail":
+            raise MachineSpecError(message + " (allowlist_mismatch=fail)")
+        self.warnings.append(message)
 
     def _verify(self, name, state, after):
         # smolvm can exit 0 having done nothing (delete without -f prints "Cancelled"), so what
@@ -564,7 +723,7 @@ class MachineManager:
             raise SmolvmOutputError(
                 f"smolvm machine start exited 0 but machine {name} is {got!r}, not 'running'; "
                 f"look at the machine's logs and start it by hand to see why", argv=argv)
-        if state == "stopped" and got in LIVE_STATES:
+        if state == "stopped" and self._live(after):
             raise SmolvmOutputError(
                 f"smolvm machine stop exited 0 but machine {name} is still {got!r}", argv=argv)
 
@@ -585,6 +744,12 @@ class MachineManager:
                     f"({attempts} attempts); last error (exit {rc}): {_said(err, out)}; raise "
                     f"wait_timeout if the guest boots slowly", argv=argv, rc=rc, stdout=out, stderr=err)
             backoff.wait()
+
+    def _warn_unlabelled(self, options):
+        if options.labels and not self.cli.has_labels:
+            self.warnings.append(
+                f"labels ({', '.join(f'{k}={v}' for k, v in options.labels)}) were not set: smolvm "
+                f"{self.cli.version_string} has no --label (it exists from 1.8.0)")
 
     def _warn_dropped_egress(self, name, options, check_mode, starts):
         if not (options.smolmachine and options.allow_cidrs and from_drops_egress(self.cli.version)):

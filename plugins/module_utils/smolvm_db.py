@@ -14,7 +14,6 @@ so every field the patch does not own is kept exactly as it was, in its order.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -25,13 +24,15 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr impor
     normalize_cidrs, same_allowlist,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import (
+    OWNED_FIELDS, RecordParseError, dumps_record, is_live, loads_record, other_egress,
+    owned_policy, pid_alive, widening_fields,
+)
 
 DEFAULT_TIMEOUT = 15  # seconds, smolvm's own busy timeout
 DB_RELATIVE_PATH = ("smolvm", "server", "smolvm.db")
+DATA_DIR_SINCE = (1, 2, 5)  # first smolvm that honours SMOLVM_DATA_DIR
 
-# States in which a VM process may be alive: it booted with the policy it read at start and
-# never sees a patch, and smolvm's stop or zombie detection writes the whole record back later.
-LIVE_STATES = ("running", "unreachable")
 
 # The write lock is taken in slices of this length so that a waiting patch can report each wait
 # (on_busy) while SQLite's own busy handler does the waiting inside each slice.
@@ -54,23 +55,70 @@ class SmolvmMachineRunning(SmolvmDbError):
     """The machine's state says a VM process may be alive."""
 
 
+class SmolvmEgressError(SmolvmRecordError):
+    """The record has egress settings that open more than its allowlist."""
+
+
 class SmolvmDbLocked(SmolvmDbError):
     """Another connection held the write lock for longer than the timeout."""
+
+
+class SmolvmDbUnreadable(SmolvmDbError):
+    """The database file exists but cannot be read as a smolvm state DB."""
 
 
 class SmolvmReadBackError(SmolvmDbError):
     """The row read back after the commit is not what was written."""
 
 
-def default_db_path(platform=None, environ=None, home=None) -> str:
-    """Where smolvm keeps its state DB: `dirs::data_local_dir()/smolvm/server/smolvm.db`.
+def empty_allowlist_message(option, name=None) -> str:
+    """Why `allowed_cidrs: []` with networking on is refused (an empty list is no policy at all)."""
+    machine = f" for machine '{name}'" if name else ""
+    return (f"{option}=[] with networking on{machine} is refused: smolvm treats an empty allowlist "
+            f"as no policy at all, which means unrestricted egress; to deny all egress, use a "
+            f"machine without networking (smolvm_machine network=false, no --net), or list the "
+            f"networks it may reach")
 
-    macOS: ~/Library/Application Support; Windows: %LOCALAPPDATA%; Linux and the other Unixes:
-    $XDG_DATA_HOME when it is an absolute path (the dirs crate ignores a relative one), else
-    ~/.local/share. The arguments exist for tests; by default they are this host's.
+
+def _passwd_home() -> str:
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return os.path.expanduser("~")
+
+
+def _is_linux_like(platform) -> bool:
+    return platform != "darwin" and not platform.startswith("win")
+
+
+def default_db_path(state_dir=None, environ=None, platform=None, home=None, smolvm_version=None) -> str:
+    """Where smolvm keeps its state DB, resolved as smolvm resolves it.
+
+    1. `--state-dir DIR` (1.32.2, Linux only): DIR/.local/share/smolvm/server/smolvm.db.
+    2. SMOLVM_DATA_DIR=DIR (>= 1.2.5, Linux only; smolvm points HOME at DIR and drops
+       XDG_DATA_HOME): the same layout under DIR; an empty value leaves HOME empty, so the dirs
+       crate falls back to the passwd home.
+    3. `dirs::data_local_dir()/smolvm/server/smolvm.db`: ~/Library/Application Support on macOS,
+       %LOCALAPPDATA% on Windows, else $XDG_DATA_HOME when absolute (the dirs crate ignores a
+       relative one), else ~/.local/share.
+    `smolvm_version` (a tuple) disables rule 2 before 1.2.5; None means a current smolvm. The
+    other arguments exist for tests; by default they are this host's.
     """
     platform = sys.platform if platform is None else platform
     environ = os.environ if environ is None else environ
+    if state_dir is not None:
+        if not _is_linux_like(platform):
+            raise SmolvmDbError(
+                f"state_dir={state_dir!r} cannot be used on {platform}: smolvm's --state-dir is "
+                f"Linux only; leave state_dir unset")
+        return os.path.join(os.path.abspath(os.path.expanduser(state_dir)), ".local", "share",
+                            *DB_RELATIVE_PATH)
+    data_dir = environ.get("SMOLVM_DATA_DIR")
+    honours_data_dir = smolvm_version is None or tuple(smolvm_version) >= DATA_DIR_SINCE
+    if data_dir is not None and _is_linux_like(platform) and honours_data_dir:
+        root = os.path.abspath(data_dir) if data_dir else (home or _passwd_home())
+        return os.path.join(root, ".local", "share", *DB_RELATIVE_PATH)
     home = os.path.expanduser("~") if home is None else home
     if platform == "darwin":
         base = os.path.join(home, "Library", "Application Support")
@@ -82,63 +130,129 @@ def default_db_path(platform=None, environ=None, home=None) -> str:
     return os.path.join(base, *DB_RELATIVE_PATH)
 
 
-class AllowlistResult:
-    """What ensure() found and did; `before`/`after` are {allowed_cidrs, network} of the record."""
+def _read_only_connection(db_path, timeout):
+    """A connection that can neither create nor change the file: no write, no WAL checkpoint."""
+    uri = f"file:{quote(os.path.abspath(db_path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return conn
 
-    def __init__(self, changed, before, after, machine_state, db_path):
+
+def parse_record(name, raw, storage, db_path) -> dict:
+    """The record of machine `name` as smolvm would read it, or raise SmolvmRecordError."""
+    if storage != "blob":
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is stored as {str(storage).upper()}, not "
+            f"BLOB; smolvm reads it only as a BLOB, so smolvm cannot read this machine and its "
+            f"egress policy is not proven; delete and recreate the machine with smolvm")
+    try:
+        record = loads_record(bytes(raw))
+    except RecordParseError as exc:
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is not JSON smolvm can read ({exc}); "
+            f"its egress policy is not proven; delete and recreate the machine with smolvm") from None
+    if not isinstance(record, dict):
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is a JSON {type(record).__name__}, not an "
+            f"object; its egress policy is not proven; delete and recreate the machine with smolvm")
+    return record
+
+
+def machine_policy(record) -> dict:
+    """What read_machine_policies() reports for one record."""
+    policy = owned_policy(record)
+    return dict(state=record.get("state", "created"), pid=record.get("pid"),
+                allowed_cidrs=policy["allowed_cidrs"], network=policy["network"],
+                egress=other_egress(record))
+
+
+def read_machine_policies(db_path, timeout=DEFAULT_TIMEOUT) -> dict:
+    """{name: {state, pid, allowed_cidrs, network, egress}} for every machine in the DB.
+
+    Read-only: the file stays byte-identical (no write, no checkpoint). A DB file that does not
+    exist holds no machine: {}. One that exists but cannot be read, or a record smolvm could not
+    parse, raises SmolvmDbUnreadable / SmolvmRecordError (fail closed: its policy is unknown).
+    """
+    db_path = os.path.abspath(os.path.expanduser(db_path))
+    if not os.path.exists(db_path):
+        return {}
+    try:
+        conn = _read_only_connection(db_path, float(timeout))
+        try:
+            has_vms = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vms'").fetchone()
+            rows = conn.execute("SELECT name, data, typeof(data) FROM vms").fetchall() if has_vms else None
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise SmolvmDbUnreadable(
+            f"cannot read the smolvm state DB {db_path} ({exc}); the egress policies of its "
+            f"machines are unknown; check that the file is a smolvm DB readable by this user") from None
+    if rows is None:
+        raise SmolvmDbUnreadable(
+            f"{db_path} has no vms table, so it is not a smolvm state DB and the egress policies "
+            f"of smolvm's machines are unknown; check the path (db_path / state_dir)")
+    return {name: machine_policy(parse_record(name, data, storage, db_path))
+            for name, data, storage in rows}
+
+
+class AllowlistResult:
+    """What ensure() found and did; `before`/`after` are {allowed_cidrs, network} of the record,
+    `egress` the record's other egress fields (none of which opens anything, or ensure() failed)."""
+
+    def __init__(self, changed, before, after, machine_state, db_path, method="db", egress=None,
+                 shown=None):
         self.changed = changed
         self.before = before
         self.after = after
         self.machine_state = machine_state
         self.db_path = db_path
+        self.method = method
+        self.egress = egress or {}
+        self.shown = shown
 
     def as_dict(self, diff=False) -> dict:
         result = dict(changed=self.changed, before=self.before, after=self.after,
-                      machine_state=self.machine_state, db_path=self.db_path)
+                      machine_state=self.machine_state, db_path=self.db_path, method=self.method,
+                      egress=self.egress)
         if diff:
             result["diff"] = dict(before=self.before, after=self.after)
         return result
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads_object(data: bytes):
-    """The record as an ordered dict, or raise ValueError. NaN/Infinity are not JSON; serde rejects them."""
-    return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-
-
-def _dumps(record) -> bytes:
-    # serde_json's compact form: no spaces, UTF-8 as is.
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-
-
-def _policy(record) -> dict:
-    return dict(allowed_cidrs=record.get("allowed_cidrs"), network=record.get("network", False))
-
-
 class AllowlistPatch:
-    """Make machine `name`'s persisted `allowed_cidrs` equal `allowed_cidrs`, provably, or fail.
+    """Make machine `name`'s egress policy exactly `allowed_cidrs`, provably, or fail.
 
-    `network=True` also sets the record's `network` to true when the list is non-empty, as
-    smolvm's `--allow-cidr` would. `timeout` bounds the wait for the write lock (seconds).
-    `on_busy(waited_seconds)` is called each time the lock is found held (progress reporting; the
-    tests use it to release a lock deterministically).
+    The whole egress policy of the record is checked: besides the owned `allowed_cidrs` and
+    `network`, any field that opens more (smolvm_record.widening_fields) is refused, as is a
+    record smolvm itself could not parse. Checks read over a read-only connection, so a check or
+    a refusal leaves the DB byte-identical.
+
+    `network=True` also sets the record's `network` to true, as smolvm's `--allow-cidr` does.
+    `timeout` bounds the wait for the write lock (seconds). `on_busy(waited_seconds)` is called
+    each time the lock is found held (the tests use it to release a lock deterministically).
+    `cli_update(cidrs)`, when given, writes through smolvm (`machine update --reset-allow-list`)
+    instead of the DB transaction; `shown_allowlist()`, when given, returns the allowlist `machine
+    ls --json` shows (or raises LookupError where smolvm does not show it), compared after the run.
     """
 
     def __init__(self, db_path, name, allowed_cidrs, network=True, timeout=DEFAULT_TIMEOUT,
-                 on_busy=None):
+                 on_busy=None, cli_update=None, shown_allowlist=None, alive=pid_alive):
         self.db_path = os.path.abspath(os.path.expanduser(db_path))
         self.name = name
         # Invalid CIDRs fail here, before the database is opened.
         self.wanted = normalize_cidrs(allowed_cidrs)
         self.network = network
         if not is_seconds(timeout, zero_ok=True):
-            raise SmolvmDbError(f"timeout={timeout!r} is not a number of seconds >= 0")
+            raise SmolvmDbError(f"db_timeout={timeout!r} is not a number of seconds >= 0")
+        if not self.wanted and network:
+            raise SmolvmDbError(empty_allowlist_message("allowed_cidrs"))
         self.timeout = float(timeout)
         self.on_busy = on_busy
+        self.cli_update = cli_update
+        self.shown_allowlist = shown_allowlist
+        self.alive = alive
+        self.method = "cli" if cli_update is not None else "db"
 
     # ------------------------------------------------------------------ connections
 
@@ -172,7 +286,7 @@ class AllowlistPatch:
                         f"the smolvm state DB {self.db_path} stayed locked by another writer for "
                         f"{self.timeout:g} s; nothing was changed and the allowlist of machine "
                         f"'{self.name}' is not proven; wait for the other smolvm command to finish "
-                        f"(or stop it) and run again, or raise timeout") from None
+                        f"(or stop it) and run again, or raise db_timeout") from None
                 if self.on_busy is not None:
                     self.on_busy(time.monotonic() - started)
                 continue
@@ -180,58 +294,70 @@ class AllowlistPatch:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             return
 
-    # ------------------------------------------------------------------ the checks
+    # ------------------------------------------------------------------ reading
 
-    def _read_row(self, conn):
-        """(record, raw bytes) of the machine's row, or raise; runs inside the write transaction."""
+    def _select_row(self, conn):
         has_vms = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vms'").fetchone()
         if not has_vms:
             raise SmolvmDbMissing(
                 f"{self.db_path} has no vms table, so it is not a smolvm state DB; nothing was "
                 f"changed and the allowlist of machine '{self.name}' is not proven; check db_path "
-                f"(smolvm keeps its DB at {default_db_path()})")
-        row = conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
-                           (self.name,)).fetchone()
-        if row is None:
+                f"and state_dir (smolvm keeps its DB at {default_db_path()})")
+        return conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
+                            (self.name,)).fetchone()
+
+    def _read_only(self):
+        """(record, raw bytes) as a read-only connection sees them, or raise."""
+        try:
+            conn = _read_only_connection(self.db_path, self.timeout)
+            try:
+                found = self._select_row(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise SmolvmDbError(
+                f"SQLite error on {self.db_path} reading machine '{self.name}' ({exc}); nothing was "
+                f"changed and its allowlist is not proven; check the file is a smolvm DB readable "
+                f"by this user") from None
+        if found is None:
             raise SmolvmDbMissing(
                 f"machine '{self.name}' has no row in {self.db_path}; nothing was changed and its "
-                f"allowlist is not proven; create it first (smolvm machine create) or check name "
-                f"and db_path")
-        data, storage = row
-        if storage != "blob":
-            raise SmolvmRecordError(
-                f"the data of machine '{self.name}' in {self.db_path} is stored as {storage.upper()}, "
-                f"not BLOB; smolvm reads it only as a BLOB, so something other than smolvm wrote "
-                f"it and smolvm cannot read this machine; nothing was changed and the allowlist is "
-                f"not proven; delete and recreate the machine with smolvm")
-        raw = bytes(data)
-        try:
-            record = _loads_object(raw)
-        except ValueError as exc:
-            raise SmolvmRecordError(
-                f"the data of machine '{self.name}' in {self.db_path} is not JSON ({exc}); nothing "
-                f"was changed and the allowlist is not proven; delete and recreate the machine "
-                f"with smolvm") from None
-        if not isinstance(record, dict):
-            raise SmolvmRecordError(
-                f"the data of machine '{self.name}' in {self.db_path} is a JSON "
-                f"{type(record).__name__}, not an object; nothing was changed and the allowlist "
-                f"is not proven; delete and recreate the machine with smolvm")
-        return record, raw
+                f"allowlist is not proven; create it first (smolvm machine create) or check name and "
+                f"db_path (or state_dir)")
+        return parse_record(self.name, found[0], found[1], self.db_path), bytes(found[0])
+
+    # ------------------------------------------------------------------ the checks
+
+    def _refuse_widening(self, record, when):
+        widening = widening_fields(record)
+        if widening:
+            shown = ", ".join(f"{field}={value!r}" for field, value in widening.items())
+            raise SmolvmEgressError(
+                f"machine '{self.name}' {when} has egress settings beyond its allowlist that let it "
+                f"reach more than {self.wanted}: {shown}; nothing was changed and its confinement "
+                f"is not proven; delete the machine and create it with only --allow-cidr (no "
+                f"--allow-host, --allow-udp, --dns, --block-private, --credential, --network, "
+                f"--net-backend tsi, egress interceptor)")
 
     def _refuse_live(self, state):
         raise SmolvmMachineRunning(
             f"machine '{self.name}' is {state} and its stored allowlist differs from the one "
             f"wanted: a running VM keeps the egress policy it booted with and never sees a patch, "
             f"and smolvm's own stop writes the whole record back, which would undo it; nothing "
-            f"was changed and the allowlist is not proven; stop the machine (smolvm machine stop) "
-            f"and run again")
+            f"was changed and the "
+            f"allowlist is not proven; stop the machine (smolvm machine stop) and run again")
 
     def _wanted_network(self, record):
         if self.network and self.wanted:
             return True
-        return record.get("network", False)
+        return owned_policy(record)["network"]
+
+    def _proven(self, record) -> bool:
+        policy = owned_policy(record)
+        return (isinstance(policy["allowed_cidrs"], list)
+                and same_allowlist(policy["allowed_cidrs"], self.wanted)
+                and policy["network"] is self._wanted_network(record))
 
     # ------------------------------------------------------------------ the run
 
@@ -240,28 +366,77 @@ class AllowlistPatch:
             raise SmolvmDbMissing(
                 f"the smolvm state DB {self.db_path} does not exist, so machine '{self.name}' cannot "
                 f"be checked and its allowlist is not proven; create the machine with smolvm first, "
-                f"or check db_path (smolvm's default on this host is {default_db_path()})")
+                f"or check db_path and state_dir (smolvm's default on this host is "
+                f"{default_db_path()})")
+        record, raw = self._read_only()
+        state = record.get("state", "created")
+        before = owned_policy(record)
+        self._refuse_widening(record, "as stored")
+        wanted_network = self._wanted_network(record)
+        if not self.wanted and wanted_network:
+            raise SmolvmDbError(empty_allowlist_message("allowed_cidrs", self.name))
+        if self._proven(record):
+            # Also a running machine: a re-run after a launch that proved the list before start.
+            shown = self._compare_shown()
+            return AllowlistResult(False, before, dict(before), state, self.db_path, self.method,
+                                   other_egress(record), shown)
+        if is_live(state, record.get("pid"), self.alive):
+            self._refuse_live(state)
+        after = dict(allowed_cidrs=list(self.wanted), network=wanted_network)
+        if check_mode:
+            return AllowlistResult(True, before, after, state, self.db_path, self.method,
+                                   other_egress(record))
+        if self.cli_update is not None:
+            self.cli_update(list(self.wanted))
+            final, _raw = self._read_only()
+            if not self._proven(final):
+                raise SmolvmReadBackError(
+                    f"after `smolvm machine update --reset-allow-list` the record of machine "
+                    f"'{self.name}' in {self.db_path} holds {owned_policy(final)}, not {after}; "
+                    f"its allowlist is not proven; do not start the machine; run again with "
+                    f"method=db or report this")
+            after = owned_policy(final)
+        else:
+            written = self._patch(raw, record, after)
+            self._prove(raw, written, after)
+            final, _raw = self._read_only()
+        self._refuse_widening(final, "after the update")
+        shown = self._compare_shown()
+        return AllowlistResult(True, before, after, state, self.db_path, self.method,
+                               other_egress(final), shown)
+
+    def _compare_shown(self):
+        """The allowlist `machine ls --json` shows, checked against the wanted one; None where
+        smolvm does not show it."""
+        if self.shown_allowlist is None:
+            return None
+        try:
+            shown = self.shown_allowlist()
+        except LookupError:
+            return None
+        if not isinstance(shown, list) or not same_allowlist(shown, self.wanted):
+            raise SmolvmReadBackError(
+                f"`smolvm machine ls --json` shows machine '{self.name}' with allowed_cidrs "
+                f"{shown!r}, not {self.wanted}, although its record in {self.db_path} holds the "
+                f"wanted list; smolvm does not read the DB this module checked (check state_dir, "
+                f"db_path and SMOLVM_DATA_DIR); the allowlist is not proven")
+        return shown
+
+    def _patch(self, raw, record, after) -> bytes:
+        """Write the patched record in one BEGIN IMMEDIATE transaction, provided the row still
+        holds exactly the bytes that were checked; return the bytes written."""
+        patched = self._patched_bytes(record, after)
         conn = self._connect()
         try:
             try:
                 self._begin_immediate(conn)
-                record, raw = self._read_row(conn)
-                state = record.get("state", "created")
-                before = _policy(record)
-                wanted_network = self._wanted_network(record)
-                # A running machine whose record already holds the wanted list needs no patch:
-                # that is a re-run after a launch that proved the list before it started the VM.
-                if (same_allowlist(before["allowed_cidrs"], self.wanted)
-                        and before["network"] is wanted_network):
-                    conn.execute("ROLLBACK")
-                    return AllowlistResult(False, before, dict(before), state, self.db_path)
-                if state in LIVE_STATES:
-                    self._refuse_live(state)
-                after = dict(allowed_cidrs=list(self.wanted), network=wanted_network)
-                if check_mode:
-                    conn.execute("ROLLBACK")
-                    return AllowlistResult(True, before, after, state, self.db_path)
-                patched = self._patched_bytes(record, after)
+                current = self._select_row(conn)
+                if current is None or current[1] != "blob" or bytes(current[0]) != raw:
+                    raise SmolvmDbError(
+                        f"the record of machine '{self.name}' in {self.db_path} changed while it "
+                        f"was being checked (another smolvm command wrote it); nothing was changed "
+                        f"and the allowlist is not proven; make sure no other smolvm command runs "
+                        f"for it and run again")
                 updated = conn.execute("UPDATE vms SET data = ? WHERE name = ?",
                                        (sqlite3.Binary(patched), self.name)).rowcount
                 if updated != 1:
@@ -281,8 +456,7 @@ class AllowlistPatch:
                 f"writable by this user and run again") from None
         finally:
             conn.close()
-        self._prove(raw, patched, after)
-        return AllowlistResult(True, before, after, state, self.db_path)
+        return patched
 
     def _patched_bytes(self, record, after) -> bytes:
         """The record with allowed_cidrs (and network) replaced; every other key, value and the key
@@ -290,12 +464,12 @@ class AllowlistPatch:
         patched = dict(record)
         patched["allowed_cidrs"] = after["allowed_cidrs"]
         patched["network"] = after["network"]
-        data = _dumps(patched)
-        again = _loads_object(data)
-        kept = [k for k in record if k not in ("allowed_cidrs", "network")]
-        if ([k for k in again if k not in ("allowed_cidrs", "network")] != kept
+        data = dumps_record(patched)
+        again = loads_record(data)
+        kept = [k for k in record if k not in OWNED_FIELDS]
+        if ([k for k in again if k not in OWNED_FIELDS] != kept
                 or any(again[k] != record[k] for k in kept)
-                or _policy(again) != after):
+                or owned_policy(again) != after):
             raise SmolvmRecordError(
                 f"the patched record of machine '{self.name}' would not keep its other fields as "
                 f"they were; nothing was changed and the allowlist is not proven; report this with "
@@ -305,8 +479,8 @@ class AllowlistPatch:
     # ------------------------------------------------------------------ the proof
 
     def _read_back(self):
-        """The row as a fresh connection sees it after the commit: (bytes or None, storage type)."""
-        conn = self._connect()
+        """The row as a fresh read-only connection sees it after the commit: (bytes or None, type)."""
+        conn = _read_only_connection(self.db_path, self.timeout)
         try:
             row = conn.execute("SELECT data, typeof(data) FROM vms WHERE name = ?",
                                (self.name,)).fetchone()
@@ -325,9 +499,9 @@ class AllowlistPatch:
                 f"({exc}); its allowlist is not proven; do not start it; run again to re-check") from None
         if storage == "blob" and data == written:
             try:
-                if _policy(_loads_object(data)) == after:
+                if owned_policy(loads_record(data)) == after:
                     return
-            except ValueError:
+            except RecordParseError:
                 pass
             self._restore(original, written)
             raise SmolvmReadBackError(

@@ -17,24 +17,34 @@ description:
     reads C(machine ls --json) again and fails unless the machine is in the state asked for,
     because smolvm can exit 0 having done nothing.
   - Speaks every smolvm from 0.8 on. Before 1.0.2 C(machine create) and C(machine delete) take
-    the name as a positional argument; from 1.0.2 they take C(--name), and 1.9.3 refuses a
-    positional name. The module reads C(smolvm --version) and shapes each command to match.
+    the name as a positional argument; from 1.0.2 they take C(--name), and a positional name is
+    refused (exit 2) from 1.0.2 on. The module reads C(smolvm --version) and shapes each command to
+    match.
   - Deletes always with C(-f). Without it smolvm asks for confirmation and, with no terminal,
     prints C(Cancelled) and exits 0 having deleted nothing.
-  - The create options (O(smolmachine), O(image), O(net), O(allow_cidrs), O(env), O(cpus),
-    O(mem)) are used only when the machine is created. smolvm cannot change most of them later,
-    so an existing machine is never changed; when its C(cpus), C(memory_mib), C(network) or
-    C(image) differ from what was asked, the module warns. Its environment, allowlist and source
-    file are not shown by C(machine ls --json) and are not compared.
+  - The create options (O(smolmachine), O(image), O(network), O(allowed_cidrs), O(env),
+    O(cpus), O(mem), O(labels)) are used only when the machine is created. An existing machine
+    is never changed; when its C(cpus), C(memory_mib), C(network) or C(image) differ from what
+    was asked, the module warns. Where C(machine ls --json) shows the allowlist (smolvm 1.32.2),
+    it is compared with O(allowed_cidrs) too, and a difference warns or, with
+    O(allowlist_mismatch=fail), fails. Older smolvm does not show it;
+    M(bot_bottle.smolmachines.smolvm_allowlist) reads it from the database.
+  - The machine is stopped before it is deleted whenever it may have a live VM process, in states
+    C(running), C(paused), C(pausing), C(unreachable), C(frozen) (1.32.2 has all of them), or
+    C(failed) with a pid that still runs.
+  - smolvm 1.4.0 exits 0 from C(machine delete -f) while its database is locked, with only a
+    warning, and leaves the machine. The module lists the machines again after a delete and runs
+    it again (backing off, for up to O(db_timeout) seconds) while the machine is still listed.
   - From smolvm 0.5.12 through 1.7.7, C(machine create --from) silently drops C(--allow-cidr)
     (fixed in 1.8.0). The module does not repair that; it warns, and
     M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist into smolvm's database.
   - Before 1.7.5, smolvm's C(machine create) and C(machine start) read the machine's row and then
     write it in one deferred SQLite transaction. When another smolvm command commits in between,
     the write is refused at once (smolvm prints C(database is locked)) and the transaction is
-    rolled back, so nothing is written; from 1.7.5 smolvm says the same after its own 15 s wait
-    for the lock, again having written nothing. The module runs such a refused
-    command again, backing off from 0.1 s to 2 s, for up to O(lock_timeout) seconds, but only
+    rolled back, so nothing is written. Measured with the real CLIs, C(machine create) fails at
+    once while the database is locked on 1.4.0 and 1.9.1, and waits 15 s before failing on
+    1.32.2, again having written nothing. The module runs such a refused
+    command again, backing off from 0.1 s to 2 s, for up to O(db_timeout) seconds, but only
     while C(machine ls --json) shows the machine exactly as it was before the command (for the
     first command, the whole object it read at the start; after an earlier command of this run,
     the state that command left). It counts the re-runs in RV(lock_retries). No other error is
@@ -43,6 +53,7 @@ author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - bot_bottle.smolmachines.smolvm
 attributes:
   check_mode:
     support: full
@@ -79,12 +90,6 @@ options:
     choices: [present, started, stopped, absent]
     default: present
     version_added: 0.1.0
-  executable:
-    description:
-      - The smolvm executable, a name looked up on E(PATH) or a path.
-    type: path
-    default: smolvm
-    version_added: 0.1.0
   smolmachine:
     description:
       - Path of the packed C(.smolmachine) to create the machine from (C(machine create --from)).
@@ -100,23 +105,43 @@ options:
       - Mutually exclusive with O(smolmachine).
     type: str
     version_added: 0.1.0
-  net:
+  network:
     description:
       - Create the machine with outbound networking (C(--net)).
-      - smolvm turns networking on by itself when O(allow_cidrs) is given, except with
-        O(smolmachine) at the versions that drop the allowlist; set O(net=true) with
-        O(allow_cidrs) to state the intent everywhere.
+      - smolvm turns networking on by itself when O(allowed_cidrs) is given, except with
+        O(smolmachine) at the versions that drop the allowlist; set O(network=true) with
+        O(allowed_cidrs) to state the intent everywhere.
+      - A machine without networking is the only way to deny all egress.
     type: bool
     default: false
+    aliases: [net]
     version_added: 0.1.0
-  allow_cidrs:
+  allowed_cidrs:
     description:
       - Egress allowlist, one C(--allow-cidr) each. A bare address becomes a V(/32) (or V(/128)).
       - The list is validated and normalised before smolvm runs.
+      - An empty list with O(network=true) is refused, because smolvm reads an empty allowlist as
+        unrestricted egress. To deny all egress, leave O(network=false) and give no list.
       - Ignored by smolvm 0.5.12 through 1.7.7 together with O(smolmachine); see the description
         and M(bot_bottle.smolmachines.smolvm_allowlist).
     type: list
     elements: str
+    aliases: [allow_cidrs]
+    version_added: 0.1.0
+  labels:
+    description:
+      - Labels of the machine, one C(--label KEY=VALUE) each, set on create (smolvm 1.8.0 and
+        later; shown by C(machine ls --json) and by M(bot_bottle.smolmachines.smolvm_machine_info)).
+      - With an older smolvm they are not set, and the module warns.
+    type: dict
+    version_added: 0.1.0
+  allowlist_mismatch:
+    description:
+      - What to do when an existing machine's allowlist, as C(machine ls --json) shows it, differs
+        from O(allowed_cidrs), V(warn) or V(fail).
+    type: str
+    choices: [warn, fail]
+    default: warn
     version_added: 0.1.0
   env:
     description:
@@ -150,24 +175,14 @@ options:
     type: int
     default: 60
     version_added: 0.1.0
-  lock_timeout:
-    description:
-      - How many seconds a smolvm command refused with C(database is locked) is run again for,
-        counted from its first refusal, while the machine is provably unchanged (see the
-        description).
-      - When the database is still locked at the end, the module fails with a message that names
-        the command, the machine and smolvm's database file; nothing was written by that command.
-      - V(0) runs each command once.
-      - A refusal after which the machine is no longer as it was fails at once, whatever this is.
-    type: int
-    default: 30
-    version_added: 0.1.0
 notes:
   - The PyPI package named C(smolvm) is a different program. The module refuses an executable
     whose C(--version) does not print C(smolvm X.Y.Z).
 seealso:
   - module: bot_bottle.smolmachines.smolvm_allowlist
     description: Make a machine's persisted egress allowlist what it must be, and prove it.
+  - module: bot_bottle.smolmachines.smolvm_machine_info
+    description: List machines with their state, labels and egress policy.
   - module: bot_bottle.smolmachines.bottle_alias
     description: Give a bottle the loopback alias its machine is confined to.
   - name: smolvm
@@ -181,9 +196,11 @@ EXAMPLES = r"""
   bot_bottle.smolmachines.smolvm_machine:
     name: bot-bottle-researcher-m3hxd
     smolmachine: /var/lib/bot-bottle/agent.smolmachine
-    net: true
-    allow_cidrs:
-      - 127.0.0.16/32
+    network: true
+    allowed_cidrs:
+      - 198.18.0.16/32
+    labels:
+      bot_bottle.slug: researcher-m3hxd
     env:
       PYTHONUNBUFFERED: "1"
     cpus: 2
@@ -212,6 +229,12 @@ EXAMPLES = r"""
     image: alpine:3.20
     state: started
     executable: /opt/smolvm/bin/smolvm
+
+- name: Create a machine that can reach nothing (no networking at all)
+  bot_bottle.smolmachines.smolvm_machine:
+    name: sealed
+    image: alpine:3.20
+    network: false
 """
 
 RETURN = r"""
@@ -220,8 +243,8 @@ machine:
     - The machine as C(smolvm machine ls --json) shows it after the run, V({}) when it does not
       exist.
     - In check mode, the machine as it is now.
-    - smolvm does not show the allowlist or the network backend here; read them with
-      M(bot_bottle.smolmachines.smolvm_allowlist).
+    - smolvm shows the allowlist here from 1.32.2 only; M(bot_bottle.smolmachines.smolvm_machine_info)
+      reads it from the database for older versions.
   returned: success
   type: dict
   sample:
@@ -288,61 +311,70 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr impor
     CidrError, normalize_cidrs,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
-    CreateOptions, MachineManager, SmolvmCli, SmolvmError,
+    CreateOptions, MachineManager, SmolvmError,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
+    discover_cli, smolvm_argument_spec,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
+    empty_allowlist_message,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            smolvm_argument_spec(),
             name=dict(type="str", required=True),
             state=dict(type="str", default="present",
                        choices=["present", "started", "stopped", "absent"]),
-            executable=dict(type="path", default="smolvm"),
             smolmachine=dict(type="path"),
             image=dict(type="str"),
-            net=dict(type="bool", default=False),
-            allow_cidrs=dict(type="list", elements="str"),
+            network=dict(type="bool", default=False, aliases=["net"]),
+            allowed_cidrs=dict(type="list", elements="str", aliases=["allow_cidrs"]),
+            labels=dict(type="dict"),
+            allowlist_mismatch=dict(type="str", default="warn", choices=["warn", "fail"]),
             env=dict(type="dict"),
             cpus=dict(type="int"),
             mem=dict(type="int"),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=60),
-            lock_timeout=dict(type="int", default=30),
         ),
         mutually_exclusive=[("smolmachine", "image")],
         supports_check_mode=True,
     )
     params = module.params
     manager = None
+    empty = dict(changed=False, commands=[], lock_retries=0)
 
-    def run(argv):
-        # No shell, and no expansion of $VAR or ~ inside argument values such as env values.
-        return module.run_command(argv, expand_user_and_vars=False)
-
+    if params["allowed_cidrs"] == [] and params["network"]:
+        module.fail_json(msg=empty_allowlist_message("allowed_cidrs", params["name"]), **empty)
     try:
-        allow_cidrs = normalize_cidrs(params["allow_cidrs"] or [])
+        allowed_cidrs = normalize_cidrs(params["allowed_cidrs"] or [])
     except CidrError as exc:
-        module.fail_json(msg=f"allow_cidrs: {exc}", changed=False, commands=[], lock_retries=0)
+        module.fail_json(msg=f"allowed_cidrs: {exc}", **empty)
 
     try:
         options = CreateOptions(
-            smolmachine=params["smolmachine"], image=params["image"], net=params["net"],
-            allow_cidrs=allow_cidrs, env=params["env"], cpus=params["cpus"], mem=params["mem"])
-        manager = MachineManager(SmolvmCli.discover(run, executable=params["executable"]))
+            smolmachine=params["smolmachine"], image=params["image"], net=params["network"],
+            allow_cidrs=allowed_cidrs, env=params["env"], cpus=params["cpus"], mem=params["mem"],
+            labels=params["labels"])
+        cli = discover_cli(module)
+        manager = MachineManager(cli, db_path=params["db_path"])
         result = manager.ensure(params["name"], state=params["state"], options=options,
                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
-                                lock_timeout=params["lock_timeout"],
+                                lock_timeout=params["db_timeout"],
+                                allowlist_mismatch=params["allowlist_mismatch"],
                                 check_mode=module.check_mode)
     except SmolvmError as exc:
-        facts = dict(exc.facts, changed=False, commands=[], lock_retries=0)
+        facts = dict(exc.facts, **empty)
         if manager is not None:
             facts.update(changed=manager.changed, commands=manager.commands,
                          lock_retries=manager.lock_retries, version=manager.cli.version_string)
             for warning in manager.warnings:
                 module.warn(warning)
         module.fail_json(msg=str(exc), **facts)
-    except Exception as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
 
     for warning in result.pop("warnings"):

@@ -196,7 +196,7 @@ def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standi
     message = str(error)
     assert "smolvm machine create for machine vm1 was refused on a locked database" in message
     assert f"smolvm's database {standin.db} stayed locked" in message
-    assert "lock_timeout=3 s" in message
+    assert "db_timeout=3 s" in message
     assert "Nothing was written: machine vm1 is not listed, as before" in message
     assert error.rc == 1 and LOCKED in error.stderr
     # Retried until the clock reached the bound, not one sleep past it.
@@ -225,7 +225,7 @@ def test_lock_timeout_0_runs_the_command_once(standin):
         with pytest.raises(SmolvmLockedError) as caught:
             mgr.ensure("vm1", lock_timeout=0)
 
-    assert "1 time(s) in a row over lock_timeout=0 s" in str(caught.value)
+    assert "1 time(s) in a row over db_timeout=0 s" in str(caught.value)
     assert clock.sleeps == [] and mgr.lock_retries == 0
     assert len(standin.called("create")) == 1
 
@@ -275,5 +275,5 @@ def test_a_lock_error_after_the_command_took_effect_is_not_retried(standin):
 def test_lock_timeout_must_be_a_number_of_seconds(standin, timeout):
     with pytest.raises(MachineSpecError) as caught:
         manager(standin, Time()).ensure("vm1", lock_timeout=timeout)
-    assert "lock_timeout=" in str(caught.value)
+    assert "db_timeout=" in str(caught.value)
     assert standin.calls == []

@@ -18,7 +18,8 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import CidrError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
     AllowlistPatch, SmolvmDbError, SmolvmDbLocked, SmolvmDbMissing, SmolvmMachineRunning,
-    SmolvmReadBackError, SmolvmRecordError, default_db_path,
+    SmolvmDbUnreadable, SmolvmEgressError, SmolvmReadBackError, SmolvmRecordError, default_db_path,
+    read_machine_policies,
 )
 
 SCHEMA = (
@@ -93,6 +94,16 @@ def files(path) -> dict:
     return result
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def read_only_left(before, after) -> bool:
+    """The DB file is byte-identical and so is its -wal; a read-only open of a WAL DB may add an
+    empty -wal where there was none (it holds nothing, so smolvm reads the same)."""
+    wal_kept = after["-wal"] == before["-wal"] or (before["-wal"] is None and after["-wal"] == EMPTY_SHA256)
+    return after[""] == before[""] and wal_kept
+
+
 def row(path, name="agent1"):
     conn = sqlite3.connect(path)
     try:
@@ -125,8 +136,103 @@ def test_default_db_path_is_where_smolvm_puts_it(platform, environ, expected):
 
 def test_default_db_path_reads_this_hosts_environment(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("SMOLVM_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_db_path() == str(tmp_path / "smolvm" / "server" / "smolvm.db")
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    # smolvm >= 1.2.5 points HOME at SMOLVM_DATA_DIR and drops XDG_DATA_HOME (Linux only).
+    (dict(environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}),
+     "/d/.local/share/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d"}, smolvm_version=(1, 2, 5)),
+     "/d/.local/share/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}, smolvm_version=(1, 2, 4)),
+     "/x/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d"}, platform="darwin"),
+     "/home/me/Library/Application Support/smolvm/server/smolvm.db"),
+    # An empty SMOLVM_DATA_DIR leaves HOME empty; the dirs crate then uses the passwd home.
+    (dict(environ={"SMOLVM_DATA_DIR": "", "XDG_DATA_HOME": "/x"}),
+     "/home/me/.local/share/smolvm/server/smolvm.db"),
+    # --state-dir (1.32.2) wins over both.
+    (dict(state_dir="/s", environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}),
+     "/s/.local/share/smolvm/server/smolvm.db"),
+])
+def test_default_db_path_follows_smolvm_data_dir_and_state_dir(kwargs, expected):
+    kwargs.setdefault("platform", "linux")
+    assert default_db_path(home="/home/me", **kwargs) == expected
+
+
+def test_default_db_path_refuses_state_dir_off_linux():
+    with pytest.raises(SmolvmDbError) as caught:
+        default_db_path(state_dir="/s", platform="darwin", environ={}, home="/home/me")
+    assert "state_dir='/s'" in str(caught.value)
+    assert "Linux only" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------- reading every policy
+
+def test_read_machine_policies_reports_every_machine_and_leaves_the_db_byte_identical(tmp_path):
+    path = make_db(str(tmp_path / "smolvm.db"), {
+        "agent1": blob(record(state="stopped", allowed_cidrs=["127.0.0.16/32"])),
+        "other": blob(record(name="other", state="paused", pid=4242, allowed_cidrs=None,
+                             network=False, dns="9.9.9.9", egress_rules=[
+                                 {"transport": "udp", "cidr": "0.0.0.0/0", "action": "allow"}])),
+    })
+    before = files(path)
+
+    policies = read_machine_policies(path)
+
+    assert policies == {
+        "agent1": {"state": "stopped", "pid": None, "allowed_cidrs": ["127.0.0.16/32"],
+                   "network": True, "egress": {}},
+        "other": {"state": "paused", "pid": 4242, "allowed_cidrs": None, "network": False,
+                  "egress": {"dns": "9.9.9.9", "egress_rules": [
+                      {"transport": "udp", "cidr": "0.0.0.0/0", "action": "allow"}]}},
+    }
+    assert read_only_left(before, files(path))
+
+
+def test_read_machine_policies_of_a_missing_db_is_empty_and_creates_nothing(tmp_path):
+    assert read_machine_policies(str(tmp_path / "none" / "smolvm.db")) == {}
+    assert not (tmp_path / "none").exists()
+
+
+def test_read_machine_policies_refuses_a_record_smolvm_cannot_parse(tmp_path):
+    path = make_db(str(tmp_path / "smolvm.db"), {
+        "dup": b'{"name":"dup","allowed_cidrs":["127.0.0.16/32"],"allowed_cidrs":null}'})
+    before = files(path)
+
+    with pytest.raises(SmolvmRecordError) as caught:
+        read_machine_policies(path)
+
+    assert "'dup'" in str(caught.value)
+    assert "'allowed_cidrs' appears twice" in str(caught.value)
+    assert read_only_left(before, files(path))
+
+
+def test_read_machine_policies_refuses_a_file_that_is_not_a_smolvm_db(tmp_path):
+    path = tmp_path / "smolvm.db"
+    path.write_bytes(b"not sqlite at all, just text" * 100)
+
+    with pytest.raises(SmolvmDbUnreadable) as caught:
+        read_machine_policies(str(path))
+
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == b"not sqlite at all, just text" * 100
+
+
+def test_read_machine_policies_refuses_a_db_without_vms_table(tmp_path):
+    path = str(tmp_path / "smolvm.db")
+    sqlite3.connect(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+
+    with pytest.raises(SmolvmDbUnreadable) as caught:
+        read_machine_policies(path)
+
+    assert "no vms table" in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- patching
@@ -173,14 +279,38 @@ def test_network_false_leaves_the_network_flag_alone(db_with):
     assert json.loads(bytes(row(path)[0]))["network"] is False
 
 
-def test_an_empty_list_denies_all_and_leaves_network_alone(db_with):
+def test_an_empty_list_with_networking_on_is_refused_before_the_db_is_opened(db_with):
+    path = db_with({"agent1": blob(record(network=False))})
+    before = files(path)
+
+    with pytest.raises(SmolvmDbError) as caught:
+        AllowlistPatch(path, "agent1", [])
+
+    assert "allowed_cidrs=[] with networking on is refused" in str(caught.value)
+    assert "unrestricted egress" in str(caught.value)
+    assert "without networking (smolvm_machine network=false, no --net)" in str(caught.value)
+    assert files(path) == before
+
+
+def test_an_empty_list_is_refused_for_a_record_with_networking_on(db_with):
+    path = db_with({"agent1": blob(record(network=True))})
+    before = files(path)
+
+    with pytest.raises(SmolvmDbError) as caught:
+        AllowlistPatch(path, "agent1", [], network=False).ensure()
+
+    assert "allowed_cidrs=[] with networking on for machine 'agent1' is refused" in str(caught.value)
+    assert read_only_left(before, files(path))
+
+
+def test_an_empty_list_on_a_machine_without_networking_is_kept_as_no_networking(db_with):
     path = db_with({"agent1": blob(record(network=False))})
 
-    result = AllowlistPatch(path, "agent1", []).ensure()
+    result = AllowlistPatch(path, "agent1", [], network=False).ensure()
 
     assert result.changed is True
     assert result.after == {"allowed_cidrs": [], "network": False}
-    assert json.loads(bytes(row(path)[0]))["allowed_cidrs"] == []
+    assert json.loads(bytes(row(path)[0]))["network"] is False
 
 
 def test_unknown_fields_are_kept_in_place_and_booleans_stay_booleans(db_with):
@@ -242,7 +372,7 @@ def test_an_equal_allowlist_is_left_alone(db_with, stored):
 
     assert result.changed is False
     assert result.before == result.after == {"allowed_cidrs": stored, "network": True}
-    assert files(path) == before
+    assert read_only_left(before, files(path))
 
 
 def test_the_same_networks_in_another_order_are_left_alone(db_with):
@@ -252,7 +382,7 @@ def test_the_same_networks_in_another_order_are_left_alone(db_with):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32", "10.0.0.0/8"]).ensure()
 
     assert result.changed is False
-    assert files(path) == before
+    assert read_only_left(before, files(path))
 
 
 def test_a_different_list_is_replaced(db_with):
@@ -281,7 +411,7 @@ def test_check_mode_reports_and_writes_nothing(db):
 
     assert result.changed is True
     assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
-    assert files(db) == before
+    assert read_only_left(before, files(db))
     assert bytes(row(db)[0]) == EXAMPLE.encode()
 
 
@@ -366,7 +496,7 @@ def _fails(path, exc_type, name="agent1", cidrs=("127.0.0.16",), **kwargs):
     before = files(path)
     with pytest.raises(exc_type) as caught:
         AllowlistPatch(path, name, list(cidrs), **kwargs).ensure()
-    assert files(path) == before
+    assert read_only_left(before, files(path))
     return str(caught.value)
 
 
@@ -445,7 +575,7 @@ def test_a_live_machine_fails_even_in_check_mode(db_with):
     with pytest.raises(SmolvmMachineRunning):
         AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure(check_mode=True)
 
-    assert files(path) == before
+    assert read_only_left(before, files(path))
 
 
 @pytest.mark.parametrize("state", ["running", "unreachable"])
@@ -459,7 +589,7 @@ def test_a_live_machine_already_holding_the_list_is_left_alone(db_with, state):
     assert result.changed is False
     assert result.machine_state == state
     assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
-    assert files(path) == before
+    assert read_only_left(before, files(path))
 
 
 def test_a_failing_update_is_rolled_back(db):
@@ -474,7 +604,7 @@ def test_a_failing_update_is_rolled_back(db):
 
 def test_a_negative_timeout_is_refused(db):
     with pytest.raises(SmolvmDbError) as caught:
-        AllowlistPatch(db, "agent1", [], timeout=-1)
+        AllowlistPatch(db, "agent1", ["127.0.0.16"], timeout=-1)
 
     assert "timeout=-1 is not a number of seconds >= 0" in str(caught.value)
 
@@ -511,8 +641,8 @@ def test_a_held_lock_fails_after_the_timeout_and_changes_nothing(db, holder):
     assert waits, "the patch never saw the lock"
     message = str(caught.value)
     assert "stayed locked by another writer for 0.3 s" in message
-    assert "nothing was changed" in message and "raise timeout" in message
-    assert files(db) == before
+    assert "nothing was changed" in message and "raise db_timeout" in message
+    assert read_only_left(before, files(db))
 
 
 def test_a_lock_released_in_time_is_waited_for(db, holder):
@@ -633,3 +763,138 @@ def test_the_module_utils_never_creates_tables_or_rows(db):
         assert conn.execute("SELECT count(*) FROM vms").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------------------- the whole egress policy
+
+# Each as the real smolvm 1.32.2 (1.7.7 / 1.9.1 for the older ones) wrote it for its create flag.
+WIDENING = [
+    ("network_backend", "tsi"),                                        # --net-backend tsi
+    ("egress_rules", [{"transport": "udp", "cidr": "0.0.0.0/0",
+                       "ports": {"start": 1, "end": 65535}, "action": "allow"}]),  # --allow-udp
+    ("dns", "9.9.9.9"),                                                # --dns
+    ("dns_filter_hosts", ["localhost", "*.ex.org"]),                   # --allow-host(-pattern)
+    ("block_private", ["192.168.0.0/16"]),                             # --allow-private
+    ("block_private", []),                                             # --block-private
+    ("credential_policy", {"credentials": [{"name": "n", "allowed_hosts": ["api.example.com"]}]}),
+    ("network_name", "netA"),                                          # --network
+    ("external_interceptor_required", True),
+    ("mediated_egress_required", True),
+]
+
+
+@pytest.mark.parametrize("field, value", WIDENING)
+@pytest.mark.parametrize("stored", [None, ["127.0.0.16/32"]])
+def test_an_egress_field_beyond_the_allowlist_is_refused_and_nothing_changes(db_with, field, value, stored):
+    path = db_with({"agent1": blob(record(allowed_cidrs=stored, **{field: value}))})
+    before = files(path)
+
+    with pytest.raises(SmolvmEgressError) as caught:
+        AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure()
+
+    assert f"{field}={value!r}" in str(caught.value)
+    assert "its confinement is not proven" in str(caught.value)
+    assert read_only_left(before, files(path))
+
+
+@pytest.mark.parametrize("extra", [
+    {"egress_rules": [{"cidr": "10.9.0.0/16", "action": "deny"}]},
+    {"guest_subnet": "10.200.0.0/30", "dns_options": ["timeout:1"]},
+    {"network_backend": "virtio-net"},
+    {"block_private": None, "dns": None, "network_name": None},
+])
+def test_egress_fields_that_open_nothing_are_kept_and_reported(db_with, extra):
+    path = db_with({"agent1": blob(record(**extra))})
+
+    result = AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure()
+
+    assert result.changed is True
+    assert result.egress == extra
+    stored = json.loads(bytes(row(path)[0]))
+    assert {key: stored[key] for key in extra} == extra
+
+
+def test_a_record_with_a_duplicated_key_is_refused_even_when_its_last_value_is_right(db_with):
+    path = db_with({"agent1": b'{"name":"agent1","allowed_cidrs":null,"network":true,'
+                               b'"allowed_cidrs":["127.0.0.16/32"],"state":"stopped"}'})
+    before = files(path)
+
+    with pytest.raises(SmolvmRecordError) as caught:
+        AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure(check_mode=True)
+
+    assert "'allowed_cidrs' appears twice" in str(caught.value)
+    assert read_only_left(before, files(path))
+
+
+@pytest.mark.parametrize("state", ["running", "paused", "pausing", "unreachable", "frozen"])
+def test_every_live_state_of_1_32_is_refused(db_with, state):
+    path = db_with({"agent1": blob(record(state=state, pid=4242))})
+
+    message = _fails(path, SmolvmMachineRunning)
+
+    assert f"machine 'agent1' is {state}" in message
+
+
+def test_a_failed_machine_whose_pid_still_runs_is_refused(db_with):
+    path = db_with({"agent1": blob(record(state="failed", pid=os.getpid()))})
+
+    message = _fails(path, SmolvmMachineRunning)
+
+    assert "machine 'agent1' is failed" in message
+
+
+def test_a_failed_machine_whose_pid_is_gone_is_patched(db_with):
+    path = db_with({"agent1": blob(record(state="failed", pid=4242))})
+
+    result = AllowlistPatch(path, "agent1", ["127.0.0.16"], alive=lambda pid: False).ensure()
+
+    assert result.changed is True
+
+
+# ---------------------------------------------------------------------------- through smolvm's CLI
+
+def test_the_cli_method_writes_through_smolvm_and_is_proven_from_the_record(db_with):
+    path = db_with({"agent1": blob(record(network=False))})
+    calls = []
+
+    def update(cidrs):
+        calls.append(cidrs)
+        conn = sqlite3.connect(path)
+        conn.execute("UPDATE vms SET data = ? WHERE name = 'agent1'",
+                     (blob(record(network=True, allowed_cidrs=cidrs)),))
+        conn.commit()
+        conn.close()
+
+    result = AllowlistPatch(path, "agent1", ["127.0.0.16"], cli_update=update,
+                            shown_allowlist=lambda: ["127.0.0.16/32"]).ensure()
+
+    assert calls == [["127.0.0.16/32"]]
+    assert result.as_dict()["method"] == "cli"
+    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+
+
+def test_the_cli_method_fails_closed_when_the_record_does_not_follow(db_with):
+    path = db_with({"agent1": blob(record(network=False))})
+
+    with pytest.raises(SmolvmReadBackError) as caught:
+        AllowlistPatch(path, "agent1", ["127.0.0.16"], cli_update=lambda cidrs: None).ensure()
+
+    assert "is not proven" in str(caught.value)
+
+
+def test_check_mode_never_calls_the_cli(db_with):
+    path = db_with({"agent1": blob(record(network=False))})
+
+    result = AllowlistPatch(path, "agent1", ["127.0.0.16"], cli_update=lambda c: 1 / 0).ensure(
+        check_mode=True)
+
+    assert result.changed is True
+
+
+def test_a_shown_allowlist_that_differs_from_the_record_fails_closed(db_with):
+    path = db_with({"agent1": blob(record(allowed_cidrs=["127.0.0.16/32"]))})
+
+    with pytest.raises(SmolvmReadBackError) as caught:
+        AllowlistPatch(path, "agent1", ["127.0.0.16"], shown_allowlist=lambda: None).ensure()
+
+    assert "shows machine 'agent1' with allowed_cidrs None" in str(caught.value)

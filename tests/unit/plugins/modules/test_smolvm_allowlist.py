@@ -140,7 +140,7 @@ def test_a_running_machine_fails_with_the_reason(capsys, tmp_path):
 def test_a_missing_db_fails(capsys, tmp_path):
     missing = str(tmp_path / "none.db")
 
-    result = run(capsys, {"name": "agent1", "allowed_cidrs": [], "db_path": missing})
+    result = run(capsys, {"name": "agent1", "allowed_cidrs": ["127.0.0.16"], "db_path": missing})
 
     assert result["failed"] is True
     assert f"the smolvm state DB {missing} does not exist" in result["msg"]
@@ -153,7 +153,7 @@ def test_an_unexpected_error_is_reported_with_a_traceback(capsys, db, monkeypatc
 
     monkeypatch.setattr(smolvm_allowlist.AllowlistPatch, "ensure", broken)
 
-    result = run(capsys, {"name": "agent1", "allowed_cidrs": [], "db_path": db})
+    result = run(capsys, {"name": "agent1", "allowed_cidrs": ["127.0.0.16"], "db_path": db})
 
     assert result["failed"] is True
     assert "unexpected error patching machine 'agent1'" in result["msg"]

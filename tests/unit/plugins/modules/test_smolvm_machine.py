@@ -142,7 +142,7 @@ def test_a_bad_cidr_fails_before_smolvm_runs(smolvm, capsys):
                                "allow_cidrs": ["10.0.0.300/8"]}, capsys)
     assert code == 1
     assert result["failed"] is True
-    assert result["msg"].startswith("allow_cidrs: ")
+    assert result["msg"].startswith("allowed_cidrs: ")
     assert "'10.0.0.300/8' is not a valid CIDR" in result["msg"]
     assert result["changed"] is False
     assert smolvm.calls == []

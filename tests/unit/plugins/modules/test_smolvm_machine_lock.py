@@ -98,6 +98,6 @@ def test_a_lock_that_outlasts_lock_timeout_fails_clearly_and_writes_nothing(worl
     assert result["stderr"].strip() == "Error: database error: database is locked"
     assert result["commands"] == [[str(STANDIN), "machine", "create", "vm1"]]
     assert result["msg"].startswith("smolvm machine create for machine vm1 was refused on a locked "
-                                    "database 1 time(s) in a row over lock_timeout=0 s")
+                                    "database 1 time(s) in a row over db_timeout=0 s")
     assert f"smolvm's database {db} stayed locked" in result["msg"]
     assert rows(db) == {}
