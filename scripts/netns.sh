@@ -113,7 +113,7 @@ delete() {
   require_usable
   if [ -e "$NETNS_PATH" ]; then
     local pids
-    pids=$(ip netns pids "$NETNS" | tr '\n' ' ')
+    pids=$(ip netns pids "$NETNS" | paste -sd ' ')
     # Deleting only removes the name: the processes would keep an unreachable namespace alive.
     [ -z "$pids" ] || die "not deleting network namespace $NETNS: processes still run in it ($pids); stop the engine first (scripts/engine.sh stop)"
     log "deleting network namespace $NETNS"
