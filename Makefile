@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/; each script says what it does at its top.
-.PHONY: demo test setup sanity units integration lint build molecule bench clean engine-stop
+.PHONY: demo test setup harness sanity units integration lint build molecule bench clean engine-stop
 
 STAGES ?=
 
@@ -12,7 +12,7 @@ test:
 setup:
 	bash scripts/setup.sh
 
-sanity units integration lint build molecule:
+harness sanity units integration lint build molecule:
 	bash scripts/test.sh $@
 
 bench:

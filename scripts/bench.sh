@@ -5,6 +5,8 @@
 #   bash scripts/bench.sh                           # every benchmark with its default settings
 #   bash scripts/bench.sh adhoc_modules --runs 5    # one benchmark, with its own options
 # Benchmarks: alias_allocation, adhoc_modules, launch_profile (see the top of each file).
+# Each runs inside the network namespace of scripts/netns.sh (as root, Linux), with the engine that
+# lives there, so the bottles it launches and any connection to them stay off the machine's network.
 source "$(dirname "$0")/lib.sh"
 BENCHES=(alias_allocation adhoc_modules launch_profile)
 
@@ -12,7 +14,7 @@ run_bench() {
   local name=$1
   shift
   log "bench $name (load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime))"
-  PYTHONPATH="$COLLECTIONS_ROOT" python "bench/$name.py" --json "bench/results/$name.json" "$@" \
+  "$ROOT/scripts/netns.sh" run env PYTHONPATH="$COLLECTIONS_ROOT" python "bench/$name.py" --json "bench/results/$name.json" "$@" \
     | tee "bench/results/$name.md"
 }
 
@@ -30,6 +32,9 @@ fi
 
 "$ROOT/scripts/setup.sh"
 load_docker_host
+reason=$(netns_unusable_reason)
+[ -z "$reason" ] || { log "bench: $reason; run it as root"; exit 1; }
+"$ROOT/scripts/netns.sh" engine-check
 "$ROOT/scripts/sync-collection.sh"
 mkdir -p "$ROOT/bench/results"
 cd "$ROOT" || exit 1

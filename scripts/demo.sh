@@ -7,11 +7,27 @@
 # to boot. Otherwise the smolvm stand-in (tests/standins/smolvm, version 0.8.0) plays smolvm, with
 # its state database in a temporary directory. The demo says which one runs.
 # BOTTLE_BUNDLE_IMAGE picks the sidecar bundle image (default: the locally built test image).
+#
+# On Linux everything after the set-up runs inside the network namespace of scripts/netns.sh (as
+# root), with the engine that lives there: the bottles' addresses, the ports published on them and
+# every connection to them stay off the machine's own network.
 set -euo pipefail
 export BOTTLE_COLLECTIONS_ROOT="${BOTTLE_COLLECTIONS_ROOT:-$(cd "$(dirname "$0")/.." && pwd)/.build/demo}"
 source "$(dirname "$0")/lib.sh"
 
-bash "$ROOT/scripts/setup.sh"
+if [ -z "${BOTTLE_DEMO_IN_NETNS:-}" ]; then
+  bash "$ROOT/scripts/setup.sh"
+  load_docker_host
+  if [ "$(uname -s)" = Linux ]; then
+    reason=$(netns_unusable_reason)
+    [ -z "$reason" ] || { log "make demo: $reason; run it as root"; exit 1; }
+    "$ROOT/scripts/netns.sh" engine-check
+    log "the demo runs inside network namespace $NETNS (sudo nsenter --net=$NETNS_PATH bash to look around)"
+    export BOTTLE_DEMO_IN_NETNS=1
+    exec "$ROOT/scripts/netns.sh" run bash "$ROOT/scripts/demo.sh" "$@"
+  fi
+  log "no network namespaces on $(uname -s): the demo runs on this machine's own network"
+fi
 load_docker_host
 bash "$ROOT/scripts/sync-collection.sh"
 

@@ -16,6 +16,13 @@ ENGINE_DIR="${BOTTLE_ENGINE_DIR:-/tmp/bot-bottle-engine}"
 ENGINE_SOCK="unix://$ENGINE_DIR/docker.sock"
 # The real smolvm CLIs the tests run against (scripts/smolvm-real.sh): 1.7.7, the last whose
 # `create --from` drops --allow-cidr; 1.9.1, between; 1.32.2, current.
+# The network namespace the engine and every stage that connects to a bottle address run in
+# (scripts/netns.sh): bottle addresses lie outside 127/8, and nothing here may connect to one from
+# the machine's own network.
+NETNS="${BOTTLE_NETNS:-bot-bottle}"
+NETNS_PATH="/var/run/netns/$NETNS"
+# Present while the namespace is one the harness created (tmpfs, like /var/run/netns itself).
+NETNS_STAMP="/run/bot-bottle-netns.$NETNS.created-here"
 SMOLVM_REAL_VERSIONS=(1.7.7 1.9.1 1.32.2)
 SMOLVM_REAL_DIR="$BUILD/smolvm"
 TEST_IMAGE="bot-bottle/test-bundle:1"
@@ -27,6 +34,17 @@ export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT:$DEPS_ROOT"
 
 log() { printf '==> %s\n' "$*" >&2; }
+
+# Why the network namespace cannot be used here, or nothing when it can.
+netns_unusable_reason() {
+  if [ "$(uname -s)" != Linux ]; then
+    echo "network namespaces exist only on Linux"
+  elif [ "$(id -u)" -ne 0 ]; then
+    echo "creating and entering the network namespace $NETNS needs root"
+  elif ! command -v ip >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+    echo "ip (iproute2) and nsenter (util-linux) are needed for the network namespace"
+  fi
+}
 
 # DOCKER_HOST as the engine script left it, when a caller did not set one.
 load_docker_host() {

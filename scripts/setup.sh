@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the tests and the demo need on a fresh machine, each step skipped when already done:
 # the venv with pinned packages, community.docker without Galaxy, ansible-test's offline pip
-# bootstrap, the pinned real smolvm CLIs, a running Docker engine and the locally built test image.
+# bootstrap, the pinned real smolvm CLIs, the network namespace (scripts/netns.sh), a running Docker
+# engine and the locally built test image.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$BUILD"
 
@@ -72,6 +73,12 @@ ensure_venv
 ensure_community_docker
 ensure_get_pip
 "$ROOT/scripts/smolvm-real.sh" > "$BUILD/smolvm-real.txt"
+netns_reason=$(netns_unusable_reason)
+if [ -z "$netns_reason" ]; then
+  "$ROOT/scripts/netns.sh" ensure
+else
+  log "no network namespace: $netns_reason; the stages that launch bottles will be skipped"
+fi
 "$ROOT/scripts/engine.sh" start
 load_docker_host
 "$ROOT/scripts/images.sh"

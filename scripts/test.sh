@@ -4,15 +4,21 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: sanity units conformance integration lint build molecule reliability
+# Stages: harness sanity units conformance integration lint build molecule reliability
+# The stages that launch bottles or connect to bottle addresses (integration, molecule, reliability)
+# run inside the network namespace of scripts/netns.sh; see in_netns below.
 source "$(dirname "$0")/lib.sh"
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 stage() {  # stage NAME COMMAND... : run, count, keep going
   local name=$1; shift
+  if { [ "$1" = in_netns ] || [ "$1" = needs_netns ]; } && ! netns_ready "$name"; then
+    return 0
+  fi
   log "$name"
   local start=$SECONDS
   if "$@"; then
@@ -23,6 +29,41 @@ stage() {  # stage NAME COMMAND... : run, count, keep going
     failures+=("$name")
     log "$name: FAILED ($((SECONDS - start)) s)"
   fi
+}
+
+# `stage NAME in_netns FUNCTION ARGS...` runs FUNCTION (one of this file's) in a fresh test.sh
+# inside the namespace, so that every process it starts, the addresses it adds to lo, the ports the
+# engine publishes and every connection stay there. Only a command run so reaches a bottle address.
+in_netns() { "$ROOT/scripts/netns.sh" run bash "$ROOT/scripts/test.sh" __call "$@"; }
+
+# `stage NAME needs_netns COMMAND...`: run COMMAND where test.sh runs, only when the namespace stages can.
+needs_netns() { "$@"; }
+
+netns_state=""   # "", ready, or the reason the namespace stages cannot run
+netns_refused=false
+# Whether a namespace stage may run; counts and logs it as SKIPPED or FAILED when it may not.
+netns_ready() {
+  if [ -z "$netns_state" ]; then
+    netns_state=$(netns_unusable_reason)
+    if [ -z "$netns_state" ]; then
+      if netns_state=$("$ROOT/scripts/netns.sh" engine-check 2>&1); then
+        netns_state=ready
+      else
+        netns_refused=true
+        netns_state=${netns_state#==> }
+      fi
+    fi
+  fi
+  [ "$netns_state" = ready ] && return 0
+  if $netns_refused; then  # the engine publishes on the machine's own network: never run against it
+    failed=$((failed + 1))
+    failures+=("$1")
+    log "$1: FAILED, refused: $netns_state"
+  else
+    skipped=$((skipped + 1))
+    log "$1: SKIPPED: $netns_state"
+  fi
+  return 1
 }
 
 write_integration_config() {
@@ -104,7 +145,7 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(sanity units conformance integration lint build molecule reliability)
+  [ ${#stages[@]} -gt 0 ] || stages=(harness sanity units conformance integration lint build molecule reliability)
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -112,6 +153,7 @@ main() {
   local s
   for s in "${stages[@]}"; do
     case "$s" in
+      harness) stage harness needs_netns "$ROOT/scripts/netns.sh" selftest ;;
       sanity) stage sanity run_sanity ;;
       sanity:*) stage "$s" run_sanity "${s#sanity:}" ;;
       units) stage units run_units ;;
@@ -121,22 +163,32 @@ main() {
       conformance:*) stage "$s" run_conformance "${s#conformance:}" ;;
       integration)
         local t
-        for t in $(integration_targets); do stage "integration:$t" run_integration_target "$t"; done ;;
-      integration:*) stage "$s" run_integration_target "${s#integration:}" ;;
+        for t in $(integration_targets); do stage "integration:$t" in_netns run_integration_target "$t"; done ;;
+      integration:*) stage "$s" in_netns run_integration_target "${s#integration:}" ;;
       lint) stage lint run_lint ;;
       build) stage build run_build ;;
       molecule)
         local m
-        for m in $(molecule_scenarios); do stage "molecule:$m" run_molecule "$m"; done ;;
-      molecule:*) stage "$s" run_molecule "${s#molecule:}" ;;
-      reliability) [ -d "$ROOT/tests/reliability" ] && stage reliability run_reliability ;;
-      reliability:*) stage "$s" run_reliability -k "${s#reliability:}" ;;
+        for m in $(molecule_scenarios); do stage "molecule:$m" in_netns run_molecule "$m"; done ;;
+      molecule:*) stage "$s" in_netns run_molecule "${s#molecule:}" ;;
+      reliability) [ -d "$ROOT/tests/reliability" ] && stage reliability in_netns run_reliability ;;
+      reliability:*) stage "$s" in_netns run_reliability -k "${s#reliability:}" ;;
       *) log "unknown stage $s"; failed=$((failed + 1)); failures+=("$s") ;;
     esac
   done
   [ ${#failures[@]} -eq 0 ] || log "failed: ${failures[*]}"
-  echo "summary: $passed passed, $failed failed"
+  if [ "$skipped" -gt 0 ]; then
+    echo "summary: $passed passed, $failed failed, $skipped skipped"
+  else
+    echo "summary: $passed passed, $failed failed"
+  fi
   [ "$failed" -eq 0 ]
 }
 
+# Inside the namespace (in_netns): run one of the functions above, not the whole run.
+if [ "${1:-}" = __call ]; then
+  shift
+  "$@"
+  exit
+fi
 main "$@"
