@@ -4,7 +4,7 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: sanity units integration lint build molecule reliability
+# Stages: sanity units integration lint build release molecule reliability
 source "$(dirname "$0")/lib.sh"
 
 passed=0
@@ -99,7 +99,7 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build molecule reliability)
+  [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration lint build release molecule reliability)
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -116,6 +116,7 @@ main() {
       integration:*) stage "$s" run_integration_target "${s#integration:}" ;;
       lint) stage lint run_lint ;;
       build) stage build run_build ;;
+      release) stage release "$ROOT/scripts/release-check.sh" ;;  # galaxy-importer, EE metadata, release notes
       molecule)
         local m
         for m in $(molecule_scenarios); do stage "molecule:$m" run_molecule "$m"; done ;;
