@@ -51,7 +51,9 @@ run_galaxy_importer() {
 
 run_introspect() {
   local installed="$OUT/installed"
-  ansible-galaxy collection install --offline --no-deps -p "$installed" "$TARBALL" >/dev/null 2>&1
+  # --force: the synced copy on ANSIBLE_COLLECTIONS_PATH has the same version, so without it
+  # ansible-galaxy says "already installed" and installs nothing.
+  ansible-galaxy collection install --offline --no-deps --force -p "$installed" "$TARBALL" >/dev/null 2>&1
   ansible-builder introspect --sanitize "$installed" > "$OUT/introspect.yml"
   cat "$OUT/introspect.yml" >&2
   python - "$OUT/introspect.yml" "$COLLECTION_DIR/meta" <<'PY'
