@@ -11,6 +11,8 @@
 source "$(dirname "$0")/lib.sh"
 
 OUT="$BUILD/release"
+# Ansible's own files (tmp, galaxy_cache) stay in here, not in the user's ~/.ansible.
+export ANSIBLE_HOME="$OUT/ansible-home"
 
 fail() { log "release: $*"; exit 1; }
 
@@ -36,8 +38,7 @@ check_contents() {
 
 run_galaxy_importer() {
   local log_file="$OUT/galaxy-importer.log" rc=0
-  (cd "$OUT" && ANSIBLE_HOME="$OUT/ansible-home" \
-    GALAXY_IMPORTER_CONFIG="$ROOT/scripts/galaxy-importer.cfg" \
+  (cd "$OUT" && GALAXY_IMPORTER_CONFIG="$ROOT/scripts/galaxy-importer.cfg" \
     GALAXY_IMPORTER_TMP_ROOT_DIR="$OUT/tmp" GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP="$OUT/ansible-home/tmp" \
     python -m galaxy_importer.main "$TARBALL") >"$log_file" 2>&1 || rc=$?
   # Galaxy shows every WARNING and ERROR line to the publisher; zero of them is the bar.
@@ -77,8 +78,7 @@ check_release_notes() {
   # With its .git: antsibull-changelog asks git which files the collection has, and the copy lies
   # inside this checkout's ignored .build/.
   tar -C "$COLLECTION_DIR" --exclude=./tests/output -cf - . | tar -C "$collection" -xf -
-  (cd "$collection" && ANSIBLE_HOME="$OUT/ansible-home" ANSIBLE_COLLECTIONS_PATH="$copy:$DEPS_ROOT" \
-    antsibull-changelog release >"$OUT/antsibull-changelog.log" 2>&1) \
+  (cd "$collection" && ANSIBLE_COLLECTIONS_PATH="$copy:$DEPS_ROOT" antsibull-changelog release >"$OUT/antsibull-changelog.log" 2>&1) \
     || { cat "$OUT/antsibull-changelog.log" >&2; fail "antsibull-changelog release failed"; }
   python - "$COLLECTION_DIR" "$collection" <<'PY'
 import pathlib, sys, yaml
