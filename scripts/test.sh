@@ -4,7 +4,7 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: harness sanity units conformance integration lint build molecule reliability
+# Stages: harness sanity units conformance integration lint build release molecule reliability
 # The stages that launch bottles or connect to bottle addresses (integration, molecule, reliability)
 # run inside the network namespace of scripts/netns.sh; see in_netns below.
 source "$(dirname "$0")/lib.sh"
@@ -145,7 +145,7 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(harness sanity units conformance integration lint build molecule reliability)
+  [ ${#stages[@]} -gt 0 ] || stages=(harness sanity units conformance integration lint build release molecule reliability)
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -167,6 +167,7 @@ main() {
       integration:*) stage "$s" in_netns run_integration_target "${s#integration:}" ;;
       lint) stage lint run_lint ;;
       build) stage build run_build ;;
+      release) stage release "$ROOT/scripts/release-check.sh" ;;  # galaxy-importer, EE metadata, release notes
       molecule)
         local m
         for m in $(molecule_scenarios); do stage "molecule:$m" in_netns run_molecule "$m"; done ;;
