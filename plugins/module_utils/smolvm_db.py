@@ -25,9 +25,13 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr impor
     normalize_cidrs, same_allowlist,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import (
+    RecordParseError, loads_record, other_egress, owned_policy,
+)
 
 DEFAULT_TIMEOUT = 15  # seconds, smolvm's own busy timeout
 DB_RELATIVE_PATH = ("smolvm", "server", "smolvm.db")
+DATA_DIR_SINCE = (1, 2, 5)  # first smolvm that honours SMOLVM_DATA_DIR
 
 # States in which a VM process may be alive: it booted with the policy it read at start and
 # never sees a patch, and smolvm's stop or zombie detection writes the whole record back later.
@@ -58,19 +62,53 @@ class SmolvmDbLocked(SmolvmDbError):
     """Another connection held the write lock for longer than the timeout."""
 
 
+class SmolvmDbUnreadable(SmolvmDbError):
+    """The database file exists but cannot be read as a smolvm state DB."""
+
+
 class SmolvmReadBackError(SmolvmDbError):
     """The row read back after the commit is not what was written."""
 
 
-def default_db_path(platform=None, environ=None, home=None) -> str:
-    """Where smolvm keeps its state DB: `dirs::data_local_dir()/smolvm/server/smolvm.db`.
+def _passwd_home() -> str:
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return os.path.expanduser("~")
 
-    macOS: ~/Library/Application Support; Windows: %LOCALAPPDATA%; Linux and the other Unixes:
-    $XDG_DATA_HOME when it is an absolute path (the dirs crate ignores a relative one), else
-    ~/.local/share. The arguments exist for tests; by default they are this host's.
+
+def _is_linux_like(platform) -> bool:
+    return platform != "darwin" and not platform.startswith("win")
+
+
+def default_db_path(state_dir=None, environ=None, platform=None, home=None, smolvm_version=None) -> str:
+    """Where smolvm keeps its state DB, resolved as smolvm resolves it.
+
+    1. `--state-dir DIR` (1.32.2, Linux only): DIR/.local/share/smolvm/server/smolvm.db.
+    2. SMOLVM_DATA_DIR=DIR (>= 1.2.5, Linux only; smolvm points HOME at DIR and drops
+       XDG_DATA_HOME): the same layout under DIR; an empty value leaves HOME empty, so the dirs
+       crate falls back to the passwd home.
+    3. `dirs::data_local_dir()/smolvm/server/smolvm.db`: ~/Library/Application Support on macOS,
+       %LOCALAPPDATA% on Windows, else $XDG_DATA_HOME when absolute (the dirs crate ignores a
+       relative one), else ~/.local/share.
+    `smolvm_version` (a tuple) disables rule 2 before 1.2.5; None means a current smolvm. The
+    other arguments exist for tests; by default they are this host's.
     """
     platform = sys.platform if platform is None else platform
     environ = os.environ if environ is None else environ
+    if state_dir is not None:
+        if not _is_linux_like(platform):
+            raise SmolvmDbError(
+                f"state_dir={state_dir!r} cannot be used on {platform}: smolvm's --state-dir is "
+                f"Linux only; leave state_dir unset")
+        return os.path.join(os.path.abspath(os.path.expanduser(state_dir)), ".local", "share",
+                            *DB_RELATIVE_PATH)
+    data_dir = environ.get("SMOLVM_DATA_DIR")
+    honours_data_dir = smolvm_version is None or tuple(smolvm_version) >= DATA_DIR_SINCE
+    if data_dir is not None and _is_linux_like(platform) and honours_data_dir:
+        root = os.path.abspath(data_dir) if data_dir else (home or _passwd_home())
+        return os.path.join(root, ".local", "share", *DB_RELATIVE_PATH)
     home = os.path.expanduser("~") if home is None else home
     if platform == "darwin":
         base = os.path.join(home, "Library", "Application Support")
@@ -80,6 +118,72 @@ def default_db_path(platform=None, environ=None, home=None) -> str:
         xdg = environ.get("XDG_DATA_HOME", "")
         base = xdg if os.path.isabs(xdg) else os.path.join(home, ".local", "share")
     return os.path.join(base, *DB_RELATIVE_PATH)
+
+
+def _read_only_connection(db_path, timeout):
+    """A connection that can neither create nor change the file: no write, no WAL checkpoint."""
+    uri = f"file:{quote(os.path.abspath(db_path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return conn
+
+
+def parse_record(name, raw, storage, db_path) -> dict:
+    """The record of machine `name` as smolvm would read it, or raise SmolvmRecordError."""
+    if storage != "blob":
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is stored as {str(storage).upper()}, not "
+            f"BLOB; smolvm reads it only as a BLOB, so smolvm cannot read this machine and its "
+            f"egress policy is not proven; delete and recreate the machine with smolvm")
+    try:
+        record = loads_record(bytes(raw))
+    except RecordParseError as exc:
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is not a record smolvm can read ({exc}); "
+            f"its egress policy is not proven; delete and recreate the machine with smolvm") from None
+    if not isinstance(record, dict):
+        raise SmolvmRecordError(
+            f"the data of machine '{name}' in {db_path} is a JSON {type(record).__name__}, not an "
+            f"object; its egress policy is not proven; delete and recreate the machine with smolvm")
+    return record
+
+
+def machine_policy(record) -> dict:
+    """What read_machine_policies() reports for one record."""
+    policy = owned_policy(record)
+    return dict(state=record.get("state", "created"), pid=record.get("pid"),
+                allowed_cidrs=policy["allowed_cidrs"], network=policy["network"],
+                egress=other_egress(record))
+
+
+def read_machine_policies(db_path, timeout=DEFAULT_TIMEOUT) -> dict:
+    """{name: {state, pid, allowed_cidrs, network, egress}} for every machine in the DB.
+
+    Read-only: the file stays byte-identical (no write, no checkpoint). A DB file that does not
+    exist holds no machine: {}. One that exists but cannot be read, or a record smolvm could not
+    parse, raises SmolvmDbUnreadable / SmolvmRecordError (fail closed: its policy is unknown).
+    """
+    db_path = os.path.abspath(os.path.expanduser(db_path))
+    if not os.path.exists(db_path):
+        return {}
+    try:
+        conn = _read_only_connection(db_path, float(timeout))
+        try:
+            has_vms = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vms'").fetchone()
+            rows = conn.execute("SELECT name, data, typeof(data) FROM vms").fetchall() if has_vms else None
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise SmolvmDbUnreadable(
+            f"cannot read the smolvm state DB {db_path} ({exc}); the egress policies of its "
+            f"machines are unknown; check that the file is a smolvm DB readable by this user") from None
+    if rows is None:
+        raise SmolvmDbUnreadable(
+            f"{db_path} has no vms table, so it is not a smolvm state DB and the egress policies "
+            f"of smolvm's machines are unknown; check the path (db_path / state_dir)")
+    return {name: machine_policy(parse_record(name, data, storage, db_path))
+            for name, data, storage in rows}
 
 
 class AllowlistResult:

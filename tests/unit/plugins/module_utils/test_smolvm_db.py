@@ -18,7 +18,8 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import CidrError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
     AllowlistPatch, SmolvmDbError, SmolvmDbLocked, SmolvmDbMissing, SmolvmMachineRunning,
-    SmolvmReadBackError, SmolvmRecordError, default_db_path,
+    SmolvmDbUnreadable, SmolvmReadBackError, SmolvmRecordError, default_db_path,
+    read_machine_policies,
 )
 
 SCHEMA = (
@@ -93,6 +94,16 @@ def files(path) -> dict:
     return result
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def read_only_left(before, after) -> bool:
+    """The DB file is byte-identical and so is its -wal; a read-only open of a WAL DB may add an
+    empty -wal where there was none (it holds nothing, so smolvm reads the same)."""
+    wal_kept = after["-wal"] == before["-wal"] or (before["-wal"] is None and after["-wal"] == EMPTY_SHA256)
+    return after[""] == before[""] and wal_kept
+
+
 def row(path, name="agent1"):
     conn = sqlite3.connect(path)
     try:
@@ -125,8 +136,103 @@ def test_default_db_path_is_where_smolvm_puts_it(platform, environ, expected):
 
 def test_default_db_path_reads_this_hosts_environment(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("SMOLVM_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_db_path() == str(tmp_path / "smolvm" / "server" / "smolvm.db")
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    # smolvm >= 1.2.5 points HOME at SMOLVM_DATA_DIR and drops XDG_DATA_HOME (Linux only).
+    (dict(environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}),
+     "/d/.local/share/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d"}, smolvm_version=(1, 2, 5)),
+     "/d/.local/share/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}, smolvm_version=(1, 2, 4)),
+     "/x/smolvm/server/smolvm.db"),
+    (dict(environ={"SMOLVM_DATA_DIR": "/d"}, platform="darwin"),
+     "/home/me/Library/Application Support/smolvm/server/smolvm.db"),
+    # An empty SMOLVM_DATA_DIR leaves HOME empty; the dirs crate then uses the passwd home.
+    (dict(environ={"SMOLVM_DATA_DIR": "", "XDG_DATA_HOME": "/x"}),
+     "/home/me/.local/share/smolvm/server/smolvm.db"),
+    # --state-dir (1.32.2) wins over both.
+    (dict(state_dir="/s", environ={"SMOLVM_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}),
+     "/s/.local/share/smolvm/server/smolvm.db"),
+])
+def test_default_db_path_follows_smolvm_data_dir_and_state_dir(kwargs, expected):
+    kwargs.setdefault("platform", "linux")
+    assert default_db_path(home="/home/me", **kwargs) == expected
+
+
+def test_default_db_path_refuses_state_dir_off_linux():
+    with pytest.raises(SmolvmDbError) as caught:
+        default_db_path(state_dir="/s", platform="darwin", environ={}, home="/home/me")
+    assert "state_dir='/s'" in str(caught.value)
+    assert "Linux only" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------- reading every policy
+
+def test_read_machine_policies_reports_every_machine_and_leaves_the_db_byte_identical(tmp_path):
+    path = make_db(str(tmp_path / "smolvm.db"), {
+        "agent1": blob(record(state="stopped", allowed_cidrs=["127.0.0.16/32"])),
+        "other": blob(record(name="other", state="paused", pid=4242, allowed_cidrs=None,
+                             network=False, dns="9.9.9.9", egress_rules=[
+                                 {"transport": "udp", "cidr": "0.0.0.0/0", "action": "allow"}])),
+    })
+    before = files(path)
+
+    policies = read_machine_policies(path)
+
+    assert policies == {
+        "agent1": {"state": "stopped", "pid": None, "allowed_cidrs": ["127.0.0.16/32"],
+                   "network": True, "egress": {}},
+        "other": {"state": "paused", "pid": 4242, "allowed_cidrs": None, "network": False,
+                  "egress": {"dns": "9.9.9.9", "egress_rules": [
+                      {"transport": "udp", "cidr": "0.0.0.0/0", "action": "allow"}]}},
+    }
+    assert read_only_left(before, files(path))
+
+
+def test_read_machine_policies_of_a_missing_db_is_empty_and_creates_nothing(tmp_path):
+    assert read_machine_policies(str(tmp_path / "none" / "smolvm.db")) == {}
+    assert not (tmp_path / "none").exists()
+
+
+def test_read_machine_policies_refuses_a_record_smolvm_cannot_parse(tmp_path):
+    path = make_db(str(tmp_path / "smolvm.db"), {
+        "dup": b'{"name":"dup","allowed_cidrs":["127.0.0.16/32"],"allowed_cidrs":null}'})
+    before = files(path)
+
+    with pytest.raises(SmolvmRecordError) as caught:
+        read_machine_policies(path)
+
+    assert "'dup'" in str(caught.value)
+    assert "'allowed_cidrs' appears twice" in str(caught.value)
+    assert read_only_left(before, files(path))
+
+
+def test_read_machine_policies_refuses_a_file_that_is_not_a_smolvm_db(tmp_path):
+    path = tmp_path / "smolvm.db"
+    path.write_bytes(b"not sqlite at all, just text" * 100)
+
+    with pytest.raises(SmolvmDbUnreadable) as caught:
+        read_machine_policies(str(path))
+
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == b"not sqlite at all, just text" * 100
+
+
+def test_read_machine_policies_refuses_a_db_without_vms_table(tmp_path):
+    path = str(tmp_path / "smolvm.db")
+    sqlite3.connect(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+
+    with pytest.raises(SmolvmDbUnreadable) as caught:
+        read_machine_policies(path)
+
+    assert "no vms table" in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- patching
