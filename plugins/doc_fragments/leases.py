@@ -40,7 +40,7 @@ options:
       - The lease table written by M(bot_bottle.smolmachines.bottle_alias), a JSON file private to
         its owner (mode V(0600)), replaced atomically. A missing file means no leases.
       - The table has its own lock beside it, O(lease_path) followed by C(.lock), always taken after
-        O(lock_path): callers giving different O(lock_path) values on one table still take turns.
+        O(lock_path), so callers giving different O(lock_path) values on one table still take turns.
       - A file that cannot be understood (not JSON, a non-finite expiry such as C(NaN) or C(Infinity),
         a duplicate slug or address) is an error, never reset, because a lost lease could give one
         address to two bottles. Temporary files left by a writer that was killed are removed under the
