@@ -162,12 +162,11 @@ def read_machines(policies: dict, pool, db_path: str = "") -> list:
 class Snapshot:
     """One reading of Docker, smolvm's machines and the lease table, and who holds what in it."""
 
-    def __init__(self, publishers, machines, leases: dict, now: float, prefix: str = DEFAULT_PREFIX):
+    def __init__(self, publishers, machines, leases: dict, now: float):
         self.publishers = list(publishers)
         self.machines = list(machines)
         self.leases = dict(leases)
         self.now = now
-        self.prefix = prefix
         self.live = {slug: lease for slug, lease in leases.items() if lease.live(now)}
         self.bundle_of = {p.slug: p for p in self.publishers if p.slug is not None}
         self.machine_of = {m.slug: m for m in self.machines if m.slug is not None}
@@ -200,21 +199,16 @@ class Snapshot:
         holders = ([dict(kind="container", name=p.name, slug=p.slug) for p in bound]
                    + [dict(kind="machine", name=m.name, slug=m.slug) for m in allowed]
                    + ([dict(kind="lease", name=lease.slug, slug=lease.slug)] if lease else []))
-        entry = dict(alias=alias, status="free", slug=None, container=None, machine=None,
-                     expires_at=None, holders=holders)
+        entry = dict(alias=alias, status="free", slug=None, container=None,
+                     machine=allowed[0].name if allowed else None, expires_at=None, holders=holders)
         if bound:
             entry.update(status="bound", slug=bound[0].slug, container=bound[0].name)
         elif allowed:
-            entry.update(status="machine", slug=allowed[0].slug, machine=allowed[0].name)
+            entry.update(status="machine", slug=allowed[0].slug)
         elif lease:
             bundle = self.bundle_of.get(lease.slug)
             entry.update(status="leased", slug=lease.slug, container=bundle.name if bundle else None,
                          expires_at=lease.expires_at)
-        if entry["status"] != "free" and entry["machine"] is None and allowed:
-            entry["machine"] = allowed[0].name
-        if entry["status"] != "free" and entry["slug"] is not None and entry["machine"] is None:
-            own = self.machine_of.get(entry["slug"])
-            entry["machine"] = own.name if own and alias in own.addresses else None
         return entry
 
     def summary(self, holder: dict) -> str:
@@ -267,8 +261,7 @@ class AliasAllocator:
         machines = []
         if with_holders and self.machines is not None:
             machines = read_machines(self.machines.read(), self.pool, getattr(self.machines, "db_path", ""))
-        prefix = getattr(self.reader, "prefix", DEFAULT_PREFIX)
-        return Snapshot(publishers, machines, self.store.load(), self.store.clock(), prefix)
+        return Snapshot(publishers, machines, self.store.load(), self.store.clock())
 
     def _write(self, snapshot: Snapshot, leases: dict, check_mode: bool) -> dict:
         """Table after the change; written unless in check mode. Expired leases go with it."""
