@@ -1,20 +1,22 @@
 # Copyright: (c) 2026, bot-bottle developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the Docker engine says about the bottles' sidecar bundles: which loopback alias each
-running bundle container publishes its ports on.
+"""What the Docker engine says about host addresses: which address every running container
+publishes its ports on, and which of those containers are the bottles' sidecar bundles.
 
-Everything is read with ONE list call however many bundles run: the list endpoint already carries
-each container's published ports, so no per-container inspect is needed. Anything that prevents a
-complete, trustworthy reading raises DockerStateError: the caller must never mistake "could not
-read" for "nothing in use" (the original allocator did, and handed out taken aliases).
+Everything is read with ONE list call however many containers run: the list endpoint already
+carries each container's published ports, so no per-container inspect is needed. Anything that
+prevents a complete, trustworthy reading raises DockerStateError: the caller must never mistake
+"could not read" for "nothing in use" (the original allocator did, and handed out taken aliases).
 
 Decisions:
-- Only containers the engine lists by default count: running ones, paused ones included (they
-  keep their ports). A stopped bundle holds no alias, as in bot-bottle itself.
-- A bundle published on every address (0.0.0.0 or ::) listens on every loopback alias, so while it
-  runs no bottle can be confined to an alias of its own: the reading fails, naming it.
-- A published address that is not IPv4 cannot be placed against the pool: the reading fails.
-- An IPv4 address outside the pool is recorded; it takes nothing from the pool.
+- Every container the engine lists by default counts, not only bundles: running ones, paused ones
+  included (they keep their ports). A container publishing on a pool address holds it, whatever
+  its name. A stopped container holds no address, as in bot-bottle itself.
+- A port published on every address (0.0.0.0, ::, or no address) is recorded as such: the
+  allocator refuses to hand out any address while it runs, because every bottle would reach it.
+- An IPv4-mapped IPv6 address counts as its IPv4 address; any other IPv6 address is recorded as
+  "other": no bottle, confined to an IPv4 /32, reaches it.
+- A published address that is not an IP address at all cannot be placed: the reading fails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ import re
 import sys
 
 from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
+    TextInputError, check_plain_text,
+)
 
 # Importing the SDK (with requests and urllib3) costs about 80 ms, most of what bottle_alias costs
 # over ansible.builtin.ping (docs/performance.md). A release (state=absent) never talks to Docker,
@@ -71,31 +77,27 @@ DOCKER_ARGUMENT_SPEC = dict(
 DOCKER_REQUIRED_TOGETHER = [("client_cert", "client_key")]
 
 # Docker's own rule for container names; a prefix plus a slug must make one.
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-# Addresses that mean "every address of the host": a port published there is reachable on every
-# loopback alias, so no bottle's /32 would be its own.
-_WILDCARDS = ("0.0.0.0", "::")
+_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 class DockerStateError(Exception):
     """Docker could not be read completely; the message says what failed and what to do."""
 
 
-def is_valid_name(value: str) -> bool:
-    return bool(_NAME_RE.match(value or ""))
+def is_valid_name(value) -> bool:
+    # fullmatch: a `$`-anchored match would let a trailing newline through (issue 12, item 5).
+    return isinstance(value, str) and bool(_NAME_RE.fullmatch(value))
 
 
-def check_prefix(prefix: str) -> None:
+def check_prefix(prefix) -> None:
+    try:
+        check_plain_text("prefix", prefix)
+    except TextInputError as exc:
+        raise DockerStateError(str(exc)) from None
     if not is_valid_name(prefix):
         raise DockerStateError(
             f"prefix={prefix!r} cannot start a container name; expected letters, digits, '_', '.' "
             f"or '-', starting with a letter or digit, such as {DEFAULT_PREFIX}")
-
-
-def _go_regexp_escape(text: str) -> str:
-    # The engine's name filter is a Go regular expression; Go accepts a backslash before any
-    # punctuation, so escaping every non-alphanumeric character is always safe.
-    return "".join(c if c.isalnum() else "\\" + c for c in text)
 
 
 def _sdk_major() -> int:
@@ -169,25 +171,34 @@ def unreachable_message(docker_host: str, exc: Exception) -> str:
             f"checking Docker; make sure the engine runs and docker_host (or DOCKER_HOST) names it")
 
 
-class Bundle:
-    """One running bundle container and the host addresses its ports are published on."""
+class Publisher:
+    """One running container and the host addresses its ports are published on.
 
-    __slots__ = ("name", "slug", "aliases")
+    `slug` is the bottle it belongs to when its name is the bundle prefix followed by a slug, None
+    for any other container. `addresses` are IPv4; `everywhere` lists the ports published on every
+    address; `other` the non-IPv4 addresses (no IPv4 pool address reaches them).
+    """
 
-    def __init__(self, name: str, slug: str, aliases):
+    __slots__ = ("name", "slug", "addresses", "everywhere", "other")
+
+    def __init__(self, name: str, slug, addresses=(), everywhere=(), other=()):
         self.name = name
         self.slug = slug
-        self.aliases = tuple(sorted(set(aliases), key=ipaddress.IPv4Address))
+        self.addresses = tuple(sorted(set(addresses), key=ipaddress.IPv4Address))
+        self.everywhere = tuple(everywhere)
+        self.other = tuple(sorted(set(other)))
+
+    def _key(self):
+        return (self.name, self.slug, self.addresses, self.everywhere, self.other)
 
     def __repr__(self):
-        return f"Bundle({self.name!r}, {self.slug!r}, {self.aliases!r})"
+        return f"Publisher{self._key()!r}"
 
     def __eq__(self, other):
-        return isinstance(other, Bundle) and (self.name, self.slug, self.aliases) == (
-            other.name, other.slug, other.aliases)
+        return isinstance(other, Publisher) and self._key() == other._key()
 
     def __hash__(self):
-        return hash((self.name, self.slug, self.aliases))
+        return hash(self._key())
 
 
 def _container_name(attrs: dict) -> str | None:
@@ -202,41 +213,47 @@ def _container_name(attrs: dict) -> str | None:
     return None
 
 
-def _published_addresses(name: str, attrs: dict) -> list[str]:
+def _publisher(name: str, slug, attrs: dict) -> Publisher:
     ports = attrs.get("Ports")
     if not isinstance(ports, list):
         raise DockerStateError(
-            f"the published ports of bundle container {name} cannot be read (the engine listed "
-            f"Ports={ports!r}); its alias is unknown, so no alias is handed out. Inspect it with "
-            f"`docker inspect {name}`, or stop it")
-    addresses = []
+            f"the published ports of container {name} cannot be read (the engine listed "
+            f"Ports={ports!r}); the addresses it holds are unknown, so no alias is handed out. Inspect "
+            f"it with `docker inspect {name}`, or stop it")
+    addresses, everywhere, other = [], [], []
     for port in ports:
         if not isinstance(port, dict):
             raise DockerStateError(
-                f"bundle container {name} has a port entry that cannot be read ({port!r}); no alias "
-                f"is handed out. Inspect it with `docker inspect {name}`, or stop it")
-        if "PublicPort" not in port and "IP" not in port:
+                f"container {name} has a port entry that cannot be read ({port!r}); no alias is handed "
+                f"out. Inspect it with `docker inspect {name}`, or stop it")
+        if "PublicPort" not in port:
             continue  # exposed but not published: binds no host address
         host_ip = port.get("IP")
-        if host_ip in _WILDCARDS:
-            raise DockerStateError(
-                f"bundle container {name} publishes port {port.get('PrivatePort')} on every host "
-                f"address ({host_ip}), so it is reachable on every loopback alias and no bottle can be "
-                f"confined to an alias of its own. Recreate it publishing on its alias only "
-                f"(-p <alias>::<port>), or stop it")
+        described = f"{port.get('PublicPort')}->{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
+        if host_ip in (None, ""):
+            everywhere.append(f"{described} on every address")
+            continue
         try:
-            address = ipaddress.IPv4Address(str(host_ip))
+            address = ipaddress.ip_address(str(host_ip))
         except ValueError:
             raise DockerStateError(
-                f"bundle container {name} publishes port {port.get('PrivatePort')} on {host_ip!r}, "
-                f"which is not an IPv4 address; bottles are confined to IPv4 loopback aliases, so this "
-                f"binding cannot be placed. Recreate it publishing on its alias, or stop it") from None
-        addresses.append(str(address))
-    return addresses
+                f"container {name} publishes port {described} on {host_ip!r}, which is not an IP "
+                f"address, so the addresses it holds are unknown and no alias is handed out. Inspect "
+                f"it with `docker inspect {name}`, or stop it") from None
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.is_unspecified:
+            everywhere.append(f"{described} on {host_ip}")
+        elif address.version == 4:
+            addresses.append(str(address))
+        else:
+            other.append(str(address))
+    return Publisher(name, slug, addresses, everywhere, other)
 
 
-class BundleReader:
-    """Reads the running bundle containers whose names start with `prefix`."""
+class PublisherReader:
+    """Reads every running container with its published addresses; names the bundles among them
+    (their name is `prefix` followed by the bottle's slug)."""
 
     def __init__(self, client, prefix: str = DEFAULT_PREFIX, docker_host: str = ""):
         check_prefix(prefix)
@@ -244,14 +261,13 @@ class BundleReader:
         self.prefix = prefix
         self.docker_host = docker_host
 
-    def read(self) -> list[Bundle]:
-        """Every running bundle container, with its published addresses, from ONE list call."""
+    def read(self) -> list[Publisher]:
+        """Every running container, with its published addresses, from ONE list call."""
         try:
-            containers = self.client.containers.list(
-                sparse=True, filters={"name": "^/?" + _go_regexp_escape(self.prefix)})
+            containers = self.client.containers.list(sparse=True)
         except _docker_errors() + (OSError, ValueError) as exc:
             raise DockerStateError(unreachable_message(self.docker_host or "the configured host", exc)) from exc
-        bundles = []
+        publishers = []
         for container in containers:
             attrs = getattr(container, "attrs", None)
             if not isinstance(attrs, dict):
@@ -263,8 +279,6 @@ class BundleReader:
                 raise DockerStateError(
                     f"the engine listed container {attrs.get('Id', '?')} without a readable name "
                     f"(Names={attrs.get('Names')!r}); no alias is handed out")
-            # The engine's filter is a search, not a prefix match: compare exactly here.
-            if not name.startswith(self.prefix) or len(name) == len(self.prefix):
-                continue
-            bundles.append(Bundle(name, name[len(self.prefix):], _published_addresses(name, attrs)))
-        return sorted(bundles, key=lambda b: b.name)
+            slug = name[len(self.prefix):] if name.startswith(self.prefix) and len(name) > len(self.prefix) else None
+            publishers.append(_publisher(name, slug, attrs))
+        return sorted(publishers, key=lambda p: p.name)

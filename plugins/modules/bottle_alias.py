@@ -7,24 +7,29 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: bottle_alias
-short_description: Give a bottle its own loopback alias, race-free and fail-closed
+short_description: Give a bottle its own address from the pool, race-free and fail-closed
 version_added: 0.1.0
 description:
-  - Gives the bottle O(slug) the lowest free loopback alias of the pool, so that its sidecar bundle
-    can publish on that alias alone and its microVM can be confined to the alias's /32.
-  - An alias is in use when a running bundle container (named O(prefix) followed by the slug)
-    publishes a port on it, or when a live lease promises it to a slug whose bundle has not started
-    yet. Docker is read with one API call however many bottles run.
+  - Gives the bottle O(slug) the lowest free address of the pool, so that its sidecar bundle can
+    publish on that address alone and its microVM can be confined to the address's /32.
+  - "An address is in use when any running container on the Docker engine publishes a port on it
+    (whatever its name), when the stored egress allowlist of any smolvm machine covers it (whatever
+    the machine's state: a stopped VM regains its allowlist at start), or when a live lease promises
+    it to a slug whose bundle has not published yet. Docker is read with one API call and smolvm's
+    state DB once, read-only."
   - The choice and its lease are made under an exclusive lock on O(lock_path), the lock bot-bottle's
-    own launcher takes, so launches in separate processes never get the same alias. A lease lasts
-    O(lease_ttl) seconds; asking again does not renew it.
-  - Idempotent per slug. A bottle whose bundle already publishes on an alias gets that alias back,
-    even one outside the pool (with a warning), and never a second one. A bottle holding a lease
-    gets the leased alias back. Both report C(changed=false).
-  - Fails closed. If Docker cannot be read, a bundle's bindings cannot be read, a bundle publishes on
-    every address (V(0.0.0.0) or V(::)) or on a non-IPv4 address, or the pool is exhausted, the
-    module fails and hands out nothing.
-  - O(state=absent) releases the slug's lease. It does not need Docker.
+    own launcher takes, and then on the lease table's own lock beside it, so launches in separate
+    processes never get the same address. A lease lasts O(lease_ttl) seconds; asking again does not
+    renew it.
+  - Idempotent per slug. A bottle whose bundle (O(prefix) followed by the slug) publishes on a pool
+    address, or whose VM (C(bot-bottle-) followed by the slug) is allowed one, gets that address back;
+    a bottle holding a lease gets the leased address back. Both report C(changed=false).
+  - Fails closed, handing out nothing, when Docker or smolvm's DB cannot be read; when a container
+    publishes on every address (V(0.0.0.0) or V(::)), because a bottle confined to any address would
+    reach it; when the bottle's own bundle publishes outside the pool (for example on the host's LAN
+    address) or on several addresses, or its bundle and VM disagree; when another container or machine
+    also holds the bottle's address; or when the pool is exhausted.
+  - O(state=absent) releases the slug's lease. It needs neither Docker nor smolvm's DB.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
@@ -51,7 +56,9 @@ options:
     description:
       - The bottle's identity, for example V(researcher-m3hxd). Its bundle container is named
         O(prefix) followed by the slug.
-      - Letters, digits, V(_), V(.) and V(-), starting with a letter or digit.
+      - Letters, digits, V(_), V(.) and V(-), starting with a letter or digit. A value with a control
+        character or surrounding whitespace (the trailing newline of a YAML folded scalar) is refused,
+        never stripped.
     type: str
     required: true
     version_added: 0.1.0
@@ -66,18 +73,25 @@ options:
     version_added: 0.1.0
   lease_ttl:
     description:
-      - How long, in seconds, a new lease keeps its alias taken before the bundle container publishes
-        on it. Choose it longer than a launch takes.
+      - How long, in seconds, a new lease keeps its address taken before the bundle publishes on it
+        or the VM's allowlist holds it. Choose it longer than a launch takes; at most 604800 (a week).
     type: int
     default: 900
     version_added: 0.1.0
 notes:
-  - Running bundle containers count, paused ones included; a stopped bundle holds no alias.
-  - Leases are not renewed by asking again, so that a repeated call reports no change. A bottle whose
-    bundle runs holds its alias through the bundle; its lease then simply expires or is released.
-  - Expired leases are removed from the table whenever it is written.
-  - Only bundle containers are considered. A non-bundle container publishing on V(0.0.0.0) is
-    reachable on every alias; keep such services off the host where bottles run.
+  - Running containers count, paused ones included; a stopped container holds no address. A smolvm
+    machine counts in any state.
+  - A smolvm machine with networking on and no allowlist is confined to nothing. It takes no address
+    of the pool (it would take all of them) and is named in a warning; keep such machines off hosts
+    where bottles run, because they can reach every bottle's sidecars.
+  - A lease on a reserved address or one outside the pool is not honoured; the slug gets a pool
+    address, with a warning.
+  - "Expiry: once a lease expires its address may go to another bottle. A launch must make its
+    address durable (its bundle publishing on it) before the lease expires, then ask again: it gets
+    RV(source=bound) only while nothing else holds the address. A launch that
+    was given the same address later fails when it asks again, naming the bundle that holds it."
+  - Leases are not renewed by asking again, so that a repeated call reports no change. Expired leases
+    are removed from the table whenever it is written.
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias_info
   - module: bot_bottle.smolmachines.loopback_pool
@@ -86,7 +100,7 @@ seealso:
 
 EXAMPLES = r"""
 ---
-- name: Give the bottle its loopback alias
+- name: Give the bottle its address
   bot_bottle.smolmachines.bottle_alias:
     slug: researcher-m3hxd
   register: bottle_alias
@@ -103,12 +117,13 @@ EXAMPLES = r"""
     slug: researcher-m3hxd
     state: absent
 
-- name: Allocate from a wider pool on a remote engine, with shorter leases
+- name: Allocate from a wider pool on a remote engine, with shorter leases and smolvm's state elsewhere
   bot_bottle.smolmachines.bottle_alias:
     slug: builder-x81kq
-    first: 127.0.1.0
-    last: 127.0.3.255
+    first: 198.18.1.0
+    last: 198.18.3.255
     lease_ttl: 300
+    smolvm_state_dir: /srv/smolvm
     docker_host: tcp://192.0.2.23:2376
     validate_certs: true
 """
@@ -131,13 +146,19 @@ source:
     - With O(state=absent), V(released) when a lease was removed, V(none) when there was none.
   returned: always
   type: str
-  choices: [bound, leased, allocated, released, none]
+  choices: [bound, machine, leased, allocated, released, none]
   sample: allocated
 container:
   description: The name of the bottle's running bundle container, V(null) when none runs.
   returned: always
   type: str
   sample: bot-bottle-sidecars-researcher-m3hxd
+machine:
+  description: The name of the bottle's smolvm machine when its stored allowlist allows the address,
+    V(null) otherwise.
+  returned: always
+  type: str
+  sample: bot-bottle-researcher-m3hxd
 lease:
   description: The bottle's live lease on the alias, V(null) when it holds none.
   returned: always
@@ -174,7 +195,23 @@ holders:
       status: bound
       slug: researcher-m3hxd
       container: bot-bottle-sidecars-researcher-m3hxd
+      machine: bot-bottle-researcher-m3hxd
       expires_at: null
+      holders:
+        - kind: container
+          name: bot-bottle-sidecars-researcher-m3hxd
+          slug: researcher-m3hxd
+        - kind: machine
+          name: bot-bottle-researcher-m3hxd
+          slug: researcher-m3hxd
+everywhere:
+  description: When containers publish on every address, each of them with its ports.
+  returned: failed
+  type: list
+  elements: dict
+  sample:
+    - container: web
+      ports: ["8080->80/tcp on 0.0.0.0"]
 """
 
 import traceback
@@ -182,7 +219,8 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allocator import (
-    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_REQUIRED_TOGETHER, AliasError, allocator_from_params,
+    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_MUTUALLY_EXCLUSIVE, ALLOCATOR_REQUIRED_TOGETHER, AliasError,
+    allocator_from_params,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
     DOCKER_IMPORT_ERROR, HAS_DOCKER,
@@ -198,7 +236,8 @@ def main():
         **ALLOCATOR_ARGUMENT_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=ALLOCATOR_REQUIRED_TOGETHER)
+                           required_together=ALLOCATOR_REQUIRED_TOGETHER,
+                           mutually_exclusive=ALLOCATOR_MUTUALLY_EXCLUSIVE)
     params = module.params
     present = params["state"] == "present"
     # A release only touches the lease table, so it works without the SDK (and without Docker).
@@ -215,7 +254,7 @@ def main():
     except ALLOCATOR_ERRORS as exc:
         module.fail_json(msg=str(exc), slug=params["slug"])
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg=f"unexpected error while handling the alias of {params['slug']}: {exc}",
+        module.fail_json(msg=f"unexpected error while handling the alias of {params['slug']!r}: {exc!r}",
                          exception=traceback.format_exc())
     for warning in outcome.warnings:
         module.warn(warning)

@@ -256,12 +256,11 @@ def _kill_groups_marked(marker: str) -> None:
 class EngineCutter:
     """A Unix-socket proxy in front of the real Docker engine that stops "the engine" at one exact
     point of a launch: it forwards every connection until it sees the request bottle_alias makes
-    (the one container list filtered on the bundle prefix, `^/?bot-bottle-sidecars-`), serves that
-    connection to its end, and refuses every connection made after it, as a stopped engine
-    would. The listener is shut before the request is passed on, so no later connection can slip
-    in."""
+    (the one container list without filters: every running container may hold an address; the
+    role's own lists filter on a name), serves that connection to its end, and refuses every
+    connection made after it, as a stopped engine would. The listener is shut before the request
+    is passed on, so no later connection can slip in."""
 
-    TRIGGER = "^/?bot-bottle-sidecars-"
     REQUEST = re.compile(rb"(?:GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]\r\n")
 
     def __init__(self, upstream: str, path: str):
@@ -326,8 +325,7 @@ class EngineCutter:
         for match in self.REQUEST.finditer(pending):
             target = unquote_plus(match.group(1).decode("latin-1"))
             self.requests.append(target)
-            # The prefix arrives regex-escaped (bot\-bottle\-...).
-            if ("/containers/json" in target and self.TRIGGER in target.replace("\\", "")
+            if ("/containers/json" in target and "filters=" not in target
                     and not self.tripped.is_set()):
                 self.tripped.set()
                 self._refuse()

@@ -214,8 +214,8 @@ BAD_INPUTS = {
     "smolmachine": (dict(bottle_smolmachine="/nonexistent/agent.smolmachine"),
                     "bottle_smolmachine=/nonexistent/agent.smolmachine is not a file"),
     "port": (dict(bottle_bundle_ports=[9099, 70000]), "must list distinct TCP ports from 1 to 65535"),
-    "pool": (dict(bottle_pool_first="10.0.0.1", bottle_pool_last="10.0.0.14"),
-             "first=10.0.0.1 is outside the loopback range"),
+    "pool": (dict(bottle_pool_first="100.96.0.0", bottle_pool_last="100.96.0.14"),
+             "the pool 100.96.0.0-100.96.0.14 overlaps 100.96.0.0/30"),
 }
 
 

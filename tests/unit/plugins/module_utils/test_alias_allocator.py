@@ -14,7 +14,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allo
     AliasAllocator, AliasError,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
-    Bundle, DockerStateError,
+    DockerStateError, Publisher,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
     Lease, LeaseError, LeaseStore,
@@ -48,19 +48,36 @@ class Reader:
         return list(self.bundles)
 
 
+class Machines:
+    """Stands in for the smolvm DB reader: {name: policy} as smolvm_db.read_machine_policies gives it."""
+
+    def __init__(self, **policies):
+        self.policies = policies
+        self.db_path = "/x/smolvm.db"
+
+    def read(self):
+        return dict(self.policies)
+
+
+def policy(*cidrs, state="stopped", network=True):
+    return dict(state=state, pid=None, allowed_cidrs=list(cidrs) if cidrs else None, network=network, egress={})
+
+
 def bundle(slug, *aliases):
-    return Bundle(PREFIX + slug, slug, aliases)
+    return Publisher(PREFIX + slug, slug, aliases)
 
 
 class Env:
-    def __init__(self, tmp_path, reader=None, first="127.0.0.16", last="127.0.0.31", ttl=900):
+    def __init__(self, tmp_path, reader=None, first="127.0.0.16", last="127.0.0.31", ttl=900, machines=None):
         self.dir = tmp_path / "cache"
         self.lease_path = self.dir / "leases.json"
         self.lock_path = self.dir / "smolmachines.lock"
         self.clock = Clock()
         self.store = LeaseStore(str(self.lease_path), clock=self.clock)
         self.reader = reader or Reader()
-        self.allocator = AliasAllocator(AliasPool(first, last), self.reader, self.store, str(self.lock_path), ttl)
+        self.machines = machines or Machines()
+        self.allocator = AliasAllocator(AliasPool(first, last), self.reader, self.store, str(self.lock_path), ttl,
+                                        machines=self.machines)
 
     def lease(self, slug, alias, expires_at=NOW + 600):
         table = self.store.load()
@@ -119,7 +136,7 @@ def test_a_bound_bottle_gets_its_alias_back_and_nothing_is_written(tmp_path):
     env = Env(tmp_path, Reader(bundle("a", "127.0.0.20")))
     outcome = env.present("a")
     assert outcome.as_dict() == dict(changed=False, slug="a", alias="127.0.0.20", source="bound",
-                                     container=PREFIX + "a", lease=None,
+                                     container=PREFIX + "a", machine=None, lease=None,
                                      msg=f"127.0.0.20 is bound by {PREFIX}a")
     assert env.table() is None
 
@@ -144,13 +161,24 @@ def test_a_bound_bottle_loses_a_lease_on_another_alias(tmp_path):
     assert "released the lease of a on 127.0.0.16" in outcome.warnings[0]
 
 
-def test_a_bound_alias_outside_the_pool_is_kept_with_a_warning_and_no_pool_alias_given(tmp_path):
-    env = Env(tmp_path, Reader(bundle("a", "127.0.0.200")))
-    outcome = env.present("a")
-    assert (outcome.source, outcome.alias, outcome.changed) == ("bound", "127.0.0.200", False)
-    assert outcome.warnings == [f"{PREFIX}a publishes on 127.0.0.200, outside the pool "
-                                f"127.0.0.16-127.0.0.31 (16 aliases); a keeps it and gets no pool alias"]
+@pytest.mark.parametrize("address", ["127.0.0.200", "192.168.1.20", "127.0.0.1"])
+def test_a_bound_address_outside_the_pool_is_an_error_naming_the_container_never_adopted(tmp_path, address):
+    # Issue 12, item 3: the host's LAN address (or any non-pool one) was returned with a warning.
+    env = Env(tmp_path, Reader(bundle("a", address)))
+    with pytest.raises(AliasError) as caught:
+        env.present("a")
+    assert str(caught.value).startswith(f"bundle container {PREFIX}a publishes on {address}, outside the pool "
+                                        f"127.0.0.16-127.0.0.31 (16 aliases) (or reserved); an address outside "
+                                        f"the pool is never adopted")
+    assert caught.value.facts == dict(container=PREFIX + "a", aliases=[address])
     assert env.table() is None
+
+
+def test_a_bundle_on_a_non_ipv4_address_is_an_error_naming_it(tmp_path):
+    env = Env(tmp_path, Reader(Publisher(PREFIX + "a", "a", [], other=["::1"])))
+    with pytest.raises(AliasError) as caught:
+        env.present("a")
+    assert f"bundle container {PREFIX}a publishes on ::1, not an IPv4 address" in str(caught.value)
 
 
 def test_a_bundle_on_an_alias_outside_the_pool_takes_nothing_from_it(tmp_path):
@@ -172,11 +200,11 @@ def test_a_running_bundle_without_published_ports_gets_a_lease(tmp_path):
 
 @pytest.mark.parametrize("bundles, message", [
     ([bundle("a", "127.0.0.16", "127.0.0.17")],
-     f"bundle container {PREFIX}a publishes on several addresses (127.0.0.16, 127.0.0.17)"),
+     f"a holds several addresses of the pool: bundle container {PREFIX}a publishes on 127.0.0.16, 127.0.0.17"),
     ([bundle("a", "127.0.0.16"), bundle("b", "127.0.0.16")],
-     f"alias 127.0.0.16 of a is also published on by {PREFIX}b"),
-    ([bundle("a", "127.0.0.1")],
-     f"bundle container {PREFIX}a publishes on 127.0.0.1, a reserved address"),
+     f"address 127.0.0.16 of a is also held by container {PREFIX}b"),
+    ([bundle("a", "127.0.0.16"), Publisher("web", None, ["127.0.0.16"])],
+     "address 127.0.0.16 of a is also held by container web"),
 ])
 def test_a_binding_that_cannot_confine_the_bottle_fails(tmp_path, bundles, message):
     env = Env(tmp_path, Reader(*bundles))
@@ -193,7 +221,7 @@ def test_a_lease_on_an_alias_another_bundle_now_binds_is_void(tmp_path):
     outcome = env.present("a")
     assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.17", "allocated", True)
     assert env.table() == {"a": ("127.0.0.17", NOW + 900)}
-    assert f"the lease of a on 127.0.0.16 is void: {PREFIX}intruder now publishes" in outcome.warnings[0]
+    assert f"the lease of a on 127.0.0.16 is void: container {PREFIX}intruder now holds" in outcome.warnings[0]
 
 
 def test_an_expired_lease_frees_its_alias_for_others(env):
@@ -259,12 +287,15 @@ def test_an_exhausted_pool_names_every_holder(tmp_path):
         env.present("a")
     assert str(caught.value) == (
         "alias pool exhausted: 3 of 3 aliases of 127.0.0.16-127.0.0.18 (3 aliases) in use "
-        "(127.0.0.16 bound by b; 127.0.0.17 leased to c for 600 s more; 127.0.0.18 leased to d for 42 s more); "
+        f"(127.0.0.16 bound by {PREFIX}b; 127.0.0.17 leased to c for 600 s more; 127.0.0.18 leased to d for 42 s more); "
         "stop a bottle, release a lease with state=absent, or widen the pool with last")
     assert caught.value.facts["holders"] == [
-        dict(alias="127.0.0.16", status="bound", slug="b", container=PREFIX + "b", expires_at=None),
-        dict(alias="127.0.0.17", status="leased", slug="c", container=None, expires_at=NOW + 600),
-        dict(alias="127.0.0.18", status="leased", slug="d", container=None, expires_at=int(NOW + 42.5)),
+        dict(alias="127.0.0.16", status="bound", slug="b", container=PREFIX + "b", machine=None, expires_at=None,
+             holders=[dict(kind="container", name=PREFIX + "b", slug="b")]),
+        dict(alias="127.0.0.17", status="leased", slug="c", container=None, machine=None, expires_at=NOW + 600,
+             holders=[dict(kind="lease", name="c", slug="c")]),
+        dict(alias="127.0.0.18", status="leased", slug="d", container=None, machine=None,
+             expires_at=int(NOW + 42.5), holders=[dict(kind="lease", name="d", slug="d")]),
     ]
     assert env.lease_path.read_text() == before
 
@@ -285,11 +316,11 @@ def test_a_slug_that_cannot_name_a_container_is_refused(env, slug):
     assert f"slug={slug!r} cannot name a bottle" in str(caught.value)
 
 
-@pytest.mark.parametrize("ttl", [0, -5, True])
-def test_a_lease_ttl_must_be_positive(tmp_path, ttl):
+@pytest.mark.parametrize("ttl", [0, -5, True, 604801, 10 ** 400])
+def test_a_lease_ttl_must_be_a_sane_number_of_seconds(tmp_path, ttl):
     with pytest.raises(AliasError) as caught:
         Env(tmp_path, ttl=ttl)
-    assert f"lease_ttl={ttl!r} is not a positive number of seconds" in str(caught.value)
+    assert f"lease_ttl={ttl!r} is not a whole number of seconds from 1 to 604800" in str(caught.value)
 
 
 # ---- release -------------------------------------------------------------------------------
@@ -333,14 +364,19 @@ def test_the_report_lists_every_alias_with_its_holder(tmp_path):
     report = env.allocator.report()
     assert report == dict(
         aliases=[
-            dict(alias="127.0.0.16", status="bound", slug="b", container=PREFIX + "b", expires_at=None),
-            dict(alias="127.0.0.17", status="leased", slug="c", container=PREFIX + "c", expires_at=NOW + 600),
-            dict(alias="127.0.0.18", status="bound", slug="c", container=PREFIX + "c", expires_at=None),
-            dict(alias="127.0.0.19", status="free", slug=None, container=None, expires_at=None),
+            dict(alias="127.0.0.16", status="bound", slug="b", container=PREFIX + "b", machine=None, expires_at=None,
+                 holders=[dict(kind="container", name=PREFIX + "b", slug="b"), dict(kind="lease", name="b", slug="b")]),
+            dict(alias="127.0.0.17", status="leased", slug="c", container=PREFIX + "c", machine=None,
+                 expires_at=NOW + 600, holders=[dict(kind="lease", name="c", slug="c")]),
+            dict(alias="127.0.0.18", status="bound", slug="c", container=PREFIX + "c", machine=None, expires_at=None,
+                 holders=[dict(kind="container", name=PREFIX + "c", slug="c")]),
+            dict(alias="127.0.0.19", status="free", slug=None, container=None, machine=None, expires_at=None,
+                 holders=[]),
         ],
         free=1, in_use=3,
-        outside_pool=[dict(alias="127.0.0.200", status="bound", slug="far", container=PREFIX + "far",
-                           expires_at=None)])
+        outside_pool=[dict(alias="127.0.0.200", status="bound", slug="far", container=PREFIX + "far", machine=None,
+                           expires_at=None, holders=[dict(kind="container", name=PREFIX + "far", slug="far")])],
+        machines=[], everywhere=[])
 
 
 def test_the_report_writes_nothing(env):
@@ -389,3 +425,196 @@ def test_lock_and_lease_files_are_private(env):
     assert oct(os.stat(env.lease_path).st_mode & 0o777) == "0o600"
     assert oct(os.stat(env.lock_path).st_mode & 0o777) == "0o600"
     assert oct(os.stat(env.dir).st_mode & 0o777) == "0o700"
+
+
+# ---- issue 12, item 1: every holder counts -------------------------------------------------
+
+def test_a_vm_whose_bundle_stopped_keeps_its_address(tmp_path):
+    # Bottle A's bundle is stopped (no container), its VM runs confined to 127.0.0.16: B must not get it.
+    env = Env(tmp_path, machines=Machines(**{"bot-bottle-a": policy("127.0.0.16/32", state="running")}))
+    outcome = env.present("b")
+    assert (outcome.alias, outcome.source) == ("127.0.0.17", "allocated")
+
+
+def test_a_stopped_vm_holds_its_address_too(tmp_path):
+    env = Env(tmp_path, machines=Machines(other=policy("127.0.0.16/32", state="stopped")))
+    assert env.present("b").alias == "127.0.0.17"
+
+
+def test_a_machine_allowed_a_wide_cidr_holds_every_pool_address_it_covers(tmp_path):
+    env = Env(tmp_path, machines=Machines(wide=policy("127.0.0.0/27", "2001:db8::/32", state="created")),
+              last="127.0.0.18")
+    env.lease("c", "127.0.0.18")
+    with pytest.raises(AliasError) as caught:
+        env.present("b")
+    assert str(caught.value).startswith(
+        "alias pool exhausted: 3 of 3 aliases of 127.0.0.16-127.0.0.18 (3 aliases) in use "
+        "(127.0.0.16 allowed to smolvm machine wide; 127.0.0.17 allowed to smolvm machine wide; 127.0.0.18 "
+        "allowed to smolvm machine wide)")
+
+
+def test_a_bottle_whose_vm_holds_an_address_gets_it_back_idempotently(tmp_path):
+    env = Env(tmp_path, machines=Machines(**{"bot-bottle-a": policy("127.0.0.20/32")}))
+    first = env.present("a")
+    again = env.present("a")
+    assert first.as_dict() == again.as_dict() == dict(
+        changed=False, slug="a", alias="127.0.0.20", source="machine", container=None, machine="bot-bottle-a",
+        lease=None, msg="127.0.0.20 is held by smolvm machine bot-bottle-a, whose stored allowlist allows it")
+    assert env.table() is None
+
+
+def test_a_bottle_whose_bundle_and_vm_agree_is_bound(tmp_path):
+    env = Env(tmp_path, Reader(bundle("a", "127.0.0.20")), machines=Machines(**{"bot-bottle-a": policy("127.0.0.20")}))
+    outcome = env.present("a")
+    assert (outcome.alias, outcome.source, outcome.machine, outcome.changed) == ("127.0.0.20", "bound", "bot-bottle-a", False)
+
+
+def test_a_bottle_whose_bundle_and_vm_disagree_fails(tmp_path):
+    env = Env(tmp_path, Reader(bundle("a", "127.0.0.20")), machines=Machines(**{"bot-bottle-a": policy("127.0.0.21/32")}))
+    with pytest.raises(AliasError) as caught:
+        env.present("a")
+    assert str(caught.value).startswith(
+        f"a holds several addresses of the pool: bundle container {PREFIX}a publishes on 127.0.0.20; smolvm "
+        f"machine bot-bottle-a is allowed 127.0.0.21 (allowed_cidrs ['127.0.0.21/32'])")
+
+
+def test_an_address_two_machines_are_allowed_is_refused_to_both(tmp_path):
+    env = Env(tmp_path, machines=Machines(**{"bot-bottle-a": policy("127.0.0.20/32"), "x": policy("127.0.0.16/27")}))
+    with pytest.raises(AliasError) as caught:
+        env.present("a")
+    assert "address 127.0.0.20 of a is also held by smolvm machine x" in str(caught.value)
+
+
+def test_a_lease_on_an_address_a_machine_now_holds_is_void(tmp_path):
+    env = Env(tmp_path)
+    env.present("a")
+    env.machines.policies["bot-bottle-b"] = policy("127.0.0.16/32")
+    outcome = env.present("a")
+    assert (outcome.alias, outcome.source) == ("127.0.0.17", "allocated")
+    assert "the lease of a on 127.0.0.16 is void: smolvm machine bot-bottle-b now holds" in outcome.warnings[0]
+
+
+def test_an_unrestricted_machine_takes_nothing_and_is_named_in_a_warning(tmp_path):
+    env = Env(tmp_path, machines=Machines(open=policy(), closed=policy(network=False)))
+    outcome = env.present("a")
+    assert outcome.alias == "127.0.0.16"
+    assert outcome.warnings == ["smolvm machine open has networking on and no allowlist: it is confined to "
+                                "nothing and can reach every bottle's address"]
+
+
+@pytest.mark.parametrize("bad", [dict(allowed_cidrs="127.0.0.16/32"), "junk", dict(allowed_cidrs=["nope"])])
+def test_a_machine_policy_that_cannot_be_read_fails_closed(tmp_path, bad):
+    env = Env(tmp_path, machines=Machines(m=bad))
+    with pytest.raises(AliasError) as caught:
+        env.present("a")
+    assert "smolvm machine 'm'" in str(caught.value)
+    assert env.table() is None
+
+
+def test_the_report_shows_which_machine_holds_which_address(tmp_path):
+    env = Env(tmp_path, Reader(Publisher("web", None, ["127.0.0.17"])), last="127.0.0.17",
+              machines=Machines(**{"bot-bottle-a": policy("127.0.0.16/32"), "open": policy()}))
+    report = env.allocator.report()
+    assert report["aliases"] == [
+        dict(alias="127.0.0.16", status="machine", slug="a", container=None, machine="bot-bottle-a", expires_at=None,
+             holders=[dict(kind="machine", name="bot-bottle-a", slug="a")]),
+        dict(alias="127.0.0.17", status="bound", slug=None, container="web", machine=None, expires_at=None,
+             holders=[dict(kind="container", name="web", slug=None)]),
+    ]
+    assert report["machines"] == [
+        dict(machine="bot-bottle-a", slug="a", state="stopped", aliases=["127.0.0.16"],
+             allowed_cidrs=["127.0.0.16/32"], unrestricted=False),
+        dict(machine="open", slug=None, state="stopped", aliases=[], allowed_cidrs=None, unrestricted=True)]
+
+
+# ---- any container counts; containers on every address -------------------------------------
+
+def test_a_container_of_any_name_publishing_on_a_pool_address_holds_it(tmp_path):
+    env = Env(tmp_path, Reader(Publisher("postgres", None, ["127.0.0.16"]), Publisher(PREFIX + "x", "x", ["127.0.0.17"])))
+    assert env.present("a").alias == "127.0.0.18"
+
+
+def test_a_container_publishing_on_every_address_stops_every_allocation(tmp_path):
+    # Decision: it is reachable on every pool address, so any bottle would reach it: fail closed.
+    everywhere = Publisher("web", None, everywhere=["8080->80/tcp on 0.0.0.0", "8080->80/tcp on ::"])
+    env = Env(tmp_path, Reader(everywhere, bundle("a", "127.0.0.16")))
+    for slug in ("a", "b"):
+        with pytest.raises(AliasError) as caught:
+            env.present(slug)
+        assert str(caught.value).startswith(
+            "container(s) publishing on every host address run: web (8080->80/tcp on 0.0.0.0, 8080->80/tcp on ::)")
+        assert caught.value.facts["everywhere"] == [dict(container="web", ports=list(everywhere.everywhere))]
+    assert env.table() is None
+    assert env.allocator.report()["everywhere"] == [dict(container="web", ports=list(everywhere.everywhere))]
+
+
+# ---- issue 12, item 5: no control characters ----------------------------------------------
+
+@pytest.mark.parametrize("slug", ["a\n", " a", "a ", "a\tb", "a\x00", "a\u2028"])
+def test_a_slug_with_a_control_character_or_surrounding_space_is_refused(env, slug):
+    with pytest.raises(AliasError) as caught:
+        env.present(slug)
+    assert f"slug={slug!r}" in str(caught.value)
+    assert env.table() is None
+
+
+def test_a_slug_with_a_trailing_newline_cannot_take_a_second_lease(env):
+    env.present("a")
+    with pytest.raises(AliasError):
+        env.present("a\n")
+    assert env.table() == {"a": ("127.0.0.16", NOW + 900)}
+
+
+# ---- issue 12, item 7: leases on reserved or non-pool addresses ----------------------------
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "127.0.0.200", "10.0.0.1"])
+def test_a_lease_on_a_reserved_or_non_pool_address_is_not_honoured(tmp_path, address):
+    env = Env(tmp_path, first="127.0.0.4", last="127.0.0.60")
+    env.lease("a", address)
+    outcome = env.present("a")
+    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.4", "allocated", True)
+    assert outcome.warnings == [f"the lease of a on {address} is not honoured: that address is reserved or "
+                                f"outside the pool 127.0.0.4-127.0.0.60 (55 aliases); a gets a pool address"]
+    assert env.table() == {"a": ("127.0.0.4", NOW + 900)}
+
+
+# ---- issue 12, item 6: the lock and the table ---------------------------------------------
+
+def test_lock_path_equal_to_lease_path_is_refused_before_anything(tmp_path):
+    store = LeaseStore(str(tmp_path / "t.json"))
+    with pytest.raises(LeaseError) as caught:
+        AliasAllocator(AliasPool("127.0.0.16", "127.0.0.31"), Reader(), store, str(tmp_path / "t.json"), 900)
+    assert f"lock_path and lease_path both name {tmp_path}/t.json" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lock_path_equal_to_the_tables_own_lock_is_refused(tmp_path):
+    store = LeaseStore(str(tmp_path / "t.json"))
+    with pytest.raises(LeaseError) as caught:
+        AliasAllocator(AliasPool("127.0.0.16", "127.0.0.31"), Reader(), store, str(tmp_path / "t.json.lock"), 900)
+    assert "is the lease table's own lock" in str(caught.value)
+
+
+def test_an_allocation_takes_the_tables_own_lock_beside_it(env):
+    env.present("a")
+    assert (env.dir / "leases.json.lock").is_file()
+    assert oct(os.stat(env.dir / "leases.json.lock").st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), True])
+def test_a_lock_timeout_must_be_positive_and_finite(tmp_path, timeout):
+    store = LeaseStore(str(tmp_path / "t.json"))
+    with pytest.raises(AliasError) as caught:
+        AliasAllocator(AliasPool("127.0.0.16", "127.0.0.31"), Reader(), store, str(tmp_path / "l"), 900,
+                       lock_timeout=timeout)
+    assert f"lock_timeout={timeout!r} is not a positive, finite number of seconds" in str(caught.value)
+
+
+def test_an_infinite_expiry_in_the_table_is_refused_never_turned_into_a_crash(env):
+    env.dir.mkdir()
+    env.lease_path.write_text('{"version": 1, "leases": [{"slug": "x", "alias": "127.0.0.16", "expires_at": Infinity}]}')
+    os.chmod(env.lease_path, 0o600)
+    with pytest.raises(LeaseError) as caught:
+        env.present("a")
+    assert "cannot convert" not in str(caught.value)
+    assert "not JSON" in str(caught.value) and "Infinity is not a finite number" in str(caught.value)

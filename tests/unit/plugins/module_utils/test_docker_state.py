@@ -11,7 +11,7 @@ import requests
 from docker.errors import APIError
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
-    Bundle, BundleReader, DockerStateError, connection_params, docker_client,
+    DockerStateError, Publisher, PublisherReader, connection_params, docker_client,
 )
 
 PREFIX = "bot-bottle-sidecars-"
@@ -48,7 +48,11 @@ def listed(name, *addresses, private=9099):
 
 
 def read(*entries, prefix=PREFIX):
-    return BundleReader(FakeClient(entries), prefix).read()
+    return PublisherReader(FakeClient(entries), prefix).read()
+
+
+def bundle(slug, *addresses):
+    return Publisher(PREFIX + slug, slug, addresses)
 
 
 # ---- connection options ---------------------------------------------------------------------
@@ -99,29 +103,30 @@ def test_a_nonsense_host_is_an_error_naming_it():
     assert "cannot read the Docker engine at bogus://x" in str(caught.value)
 
 
-# ---- reading the bundles --------------------------------------------------------------------
+# ---- reading every container ---------------------------------------------------------------
 
-def test_one_list_call_with_an_anchored_escaped_name_filter_and_running_only():
-    client = FakeClient([listed(PREFIX + "a", "127.0.0.16")])
-    BundleReader(client, PREFIX).read()
-    assert client.containers.calls == [dict(sparse=True, filters={"name": r"^/?bot\-bottle\-sidecars\-"})]
+def test_one_list_call_for_every_running_container_whatever_its_name():
+    # Issue 12: any container publishing on a pool address holds it, not only the bundles.
+    client = FakeClient([listed(PREFIX + "a", "127.0.0.16"), listed("postgres", "127.0.0.17")])
+    publishers = PublisherReader(client, PREFIX).read()
+    assert client.containers.calls == [dict(sparse=True)]
+    assert publishers == [bundle("a", "127.0.0.16"), Publisher("postgres", None, ["127.0.0.17"])]
 
 
 def test_bundles_with_their_addresses_and_slugs():
     bundles = read(listed(PREFIX + "b", "127.0.0.17", "127.0.0.17"), listed(PREFIX + "a", "127.0.0.16"))
-    assert bundles == [Bundle(PREFIX + "a", "a", ["127.0.0.16"]), Bundle(PREFIX + "b", "b", ["127.0.0.17"])]
+    assert bundles == [bundle("a", "127.0.0.16"), bundle("b", "127.0.0.17")]
 
 
 def test_slug_a_and_slug_a_1_are_different_bottles():
     bundles = read(listed(PREFIX + "a-1", "127.0.0.16"), listed(PREFIX + "a", "127.0.0.17"))
-    assert {b.slug: b.aliases for b in bundles} == {"a": ("127.0.0.17",), "a-1": ("127.0.0.16",)}
+    assert {b.slug: b.addresses for b in bundles} == {"a": ("127.0.0.17",), "a-1": ("127.0.0.16",)}
 
 
-def test_names_that_only_contain_the_prefix_are_not_bundles():
-    # The engine's filter is an unanchored search in some versions; the comparison here is exact.
-    bundles = read(listed("x" + PREFIX + "a", "127.0.0.16"), listed(PREFIX, "127.0.0.17"),
-                   listed("other-" + "a", "127.0.0.18"), listed(PREFIX + "c", "127.0.0.19"))
-    assert [b.name for b in bundles] == [PREFIX + "c"]
+def test_names_that_only_contain_the_prefix_belong_to_no_bottle():
+    publishers = read(listed("x" + PREFIX + "a", "127.0.0.16"), listed(PREFIX, "127.0.0.17"),
+                      listed(PREFIX + "c", "127.0.0.19"))
+    assert [(p.name, p.slug) for p in publishers] == [(PREFIX, None), (PREFIX + "c", "c"), ("x" + PREFIX + "a", None)]
 
 
 def test_link_aliases_in_names_are_not_the_container_name():
@@ -133,49 +138,46 @@ def test_link_aliases_in_names_are_not_the_container_name():
 def test_exposed_but_unpublished_ports_bind_nothing():
     attrs = listed(PREFIX + "a", "127.0.0.16")
     attrs["Ports"].append({"PrivatePort": 7777, "Type": "tcp"})
-    assert read(attrs) == [Bundle(PREFIX + "a", "a", ["127.0.0.16"])]
+    assert read(attrs) == [bundle("a", "127.0.0.16")]
 
 
 def test_a_bundle_publishing_nothing_holds_no_alias():
-    assert read(listed(PREFIX + "a")) == [Bundle(PREFIX + "a", "a", [])]
+    assert read(listed(PREFIX + "a")) == [bundle("a")]
 
 
-def test_a_prefix_with_regex_characters_is_escaped():
-    client = FakeClient([listed("my.bundles_x", "127.0.0.16"), listed("myXbundles_x", "127.0.0.17")])
-    bundles = BundleReader(client, "my.bundles_").read()
-    assert client.containers.calls[0]["filters"] == {"name": r"^/?my\.bundles\_"}
-    assert [b.slug for b in bundles] == ["x"]
+@pytest.mark.parametrize("address, shown", [("0.0.0.0", "on 0.0.0.0"), ("::", "on ::"), ("", "on every address"),
+                                            (None, "on every address")])
+def test_a_port_published_on_every_address_is_recorded_as_such(address, shown):
+    attrs = listed("web", "127.0.0.16")
+    attrs["Ports"].append({"IP": address, "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"})
+    assert read(attrs) == [Publisher("web", None, ["127.0.0.16"], everywhere=[f"8080->80/tcp {shown}"])]
 
 
-@pytest.mark.parametrize("address", ["0.0.0.0", "::"])
-def test_a_bundle_published_on_every_address_fails_closed(address):
+@pytest.mark.parametrize("address, expected", [
+    ("::1", Publisher("v6", None, [], other=["::1"])),
+    ("fe80::1", Publisher("v6", None, [], other=["fe80::1"])),
+    ("::ffff:127.0.0.16", Publisher("v6", None, ["127.0.0.16"])),
+])
+def test_ipv6_bindings_are_other_unless_ipv4_mapped(address, expected):
+    assert read(listed("v6", address)) == [expected]
+
+
+def test_a_binding_that_is_no_ip_address_fails_closed():
     with pytest.raises(DockerStateError) as caught:
-        read(listed(PREFIX + "a", "127.0.0.16"), listed(PREFIX + "wide", address))
-    message = str(caught.value)
-    assert f"bundle container {PREFIX}wide publishes port 9099 on every host address ({address})" in message
-    assert "Recreate it publishing on its alias only" in message
-
-
-@pytest.mark.parametrize("address", ["::1", "", None, "fe80::1"])
-def test_a_binding_that_is_not_ipv4_fails_closed(address):
-    attrs = listed(PREFIX + "v6", "127.0.0.16")
-    attrs["Ports"][0]["IP"] = address
-    with pytest.raises(DockerStateError) as caught:
-        read(attrs)
-    assert f"bundle container {PREFIX}v6 publishes port 9099 on {address!r}, which is not an IPv4" in str(
-        caught.value)
+        read(listed("odd", "localhost"))
+    assert "container odd publishes port 32768->9099/tcp on 'localhost', which is not an IP address" in str(caught.value)
 
 
 @pytest.mark.parametrize("ports", [None, "8080", {"IP": "127.0.0.16"}])
 def test_unreadable_ports_fail_closed_naming_the_container(ports):
-    attrs = listed(PREFIX + "odd")
+    attrs = listed("odd")
     if ports is None:
         del attrs["Ports"]
     else:
         attrs["Ports"] = ports
     with pytest.raises(DockerStateError) as caught:
         read(attrs)
-    assert f"the published ports of bundle container {PREFIX}odd cannot be read" in str(caught.value)
+    assert "the published ports of container odd cannot be read" in str(caught.value)
 
 
 def test_an_unreadable_port_entry_fails_closed():
@@ -183,7 +185,7 @@ def test_an_unreadable_port_entry_fails_closed():
     attrs["Ports"].append("127.0.0.17:80")
     with pytest.raises(DockerStateError) as caught:
         read(attrs)
-    assert f"bundle container {PREFIX}odd has a port entry that cannot be read" in str(caught.value)
+    assert f"container {PREFIX}odd has a port entry that cannot be read" in str(caught.value)
 
 
 def test_a_container_without_a_name_fails_closed():
@@ -200,7 +202,7 @@ def test_a_container_without_a_name_fails_closed():
     requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)"),
 ])
 def test_api_errors_are_never_nothing_in_use(error):
-    reader = BundleReader(FakeClient(error=error), PREFIX, "unix:///tmp/engine.sock")
+    reader = PublisherReader(FakeClient(error=error), PREFIX, "unix:///tmp/engine.sock")
     with pytest.raises(DockerStateError) as caught:
         reader.read()
     assert str(caught.value).startswith(f"cannot read the Docker engine at unix:///tmp/engine.sock: {error}")
@@ -209,23 +211,32 @@ def test_api_errors_are_never_nothing_in_use(error):
 @pytest.mark.parametrize("prefix", ["", "-x", "a b", "a/b"])
 def test_a_prefix_that_cannot_start_a_container_name_is_refused(prefix):
     with pytest.raises(DockerStateError) as caught:
-        BundleReader(FakeClient(), prefix)
+        PublisherReader(FakeClient(), prefix)
     assert f"prefix={prefix!r} cannot start a container name" in str(caught.value)
 
 
-# ---- against the real engine: the filter the engine really applies ---------------------------
+@pytest.mark.parametrize("prefix", [PREFIX + "\n", " " + PREFIX, PREFIX + "\t", PREFIX + " "])
+def test_a_prefix_with_a_control_character_or_surrounding_space_is_refused(prefix):
+    # Issue 12, item 5: a `$`-anchored check let "bot-bottle-sidecars-\n" through, hiding every bundle.
+    with pytest.raises(DockerStateError) as caught:
+        PublisherReader(FakeClient(), prefix)
+    assert f"prefix={prefix!r}" in str(caught.value)
 
-def test_the_real_engine_accepts_the_escaped_filter_and_the_reading_is_exact(engine, bundle_image):
+
+# ---- against the real engine -----------------------------------------------------------------
+
+def test_the_real_engine_lists_every_publisher_with_its_bottle(engine, bundle_image):
     prefix = f"hx{uuid.uuid4().hex[:8]}.s_c-"
-    names = {prefix + "a": "127.0.0.201", prefix + "a-1": "127.0.0.202", "x" + prefix + "b": "127.0.0.203",
-             prefix.replace(".", "Z") + "c": "127.0.0.204"}
+    names = {prefix + "a": "127.0.0.201", prefix + "a-1": "127.0.0.202", "x" + prefix + "b": "127.0.0.203"}
     created = []
     try:
         for name, address in names.items():
             created.append(engine.containers.run(bundle_image, name=name, detach=True,
                                                  ports={"9099/tcp": (address, None)}))
-        bundles = BundleReader(engine, prefix, os.environ["DOCKER_HOST"]).read()
+        publishers = {p.name: p for p in PublisherReader(engine, prefix, os.environ["DOCKER_HOST"]).read()}
     finally:
         for container in created:
             container.remove(force=True)
-    assert bundles == [Bundle(prefix + "a", "a", ["127.0.0.201"]), Bundle(prefix + "a-1", "a-1", ["127.0.0.202"])]
+    assert publishers[prefix + "a"] == Publisher(prefix + "a", "a", ["127.0.0.201"])
+    assert publishers[prefix + "a-1"] == Publisher(prefix + "a-1", "a-1", ["127.0.0.202"])
+    assert publishers["x" + prefix + "b"] == Publisher("x" + prefix + "b", None, ["127.0.0.203"])

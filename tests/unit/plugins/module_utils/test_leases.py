@@ -100,13 +100,21 @@ def test_a_failed_write_leaves_the_old_table_and_no_temporary_file(tmp_path, mon
     ('{"version": 1, "leases": [{"alias": "127.0.0.16", "expires_at": 1}]}', "has no slug"),
     ('{"version": 1, "leases": [{"slug": "a", "alias": "x", "expires_at": 1}]}', "not an IPv4 address"),
     ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": "soon"}]}',
-     "not a number"),
+     "not a finite number"),
     ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": true}]}',
-     "not a number"),
+     "not a finite number"),
+    ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": NaN}]}',
+     "NaN is not a finite number"),
+    ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": Infinity}]}',
+     "Infinity is not a finite number"),
+    ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": -Infinity}]}',
+     "-Infinity is not a finite number"),
+    ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": 1e999}]}',
+     "expires_at inf, not a finite number"),
     ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": 1},'
-     ' {"slug": "a", "alias": "127.0.0.17", "expires_at": 1}]}', "slug a holds two leases"),
+     ' {"slug": "a", "alias": "127.0.0.17", "expires_at": 1}]}', "slug 'a' holds two leases"),
     ('{"version": 1, "leases": [{"slug": "a", "alias": "127.0.0.16", "expires_at": 1},'
-     ' {"slug": "b", "alias": "127.0.0.16", "expires_at": 1}]}', "leased to both a and b"),
+     ' {"slug": "b", "alias": "127.0.0.16", "expires_at": 1}]}', "leased to both 'a' and 'b'"),
 ])
 def test_a_corrupt_file_is_an_error_naming_it_and_is_left_alone(tmp_path, content, reason):
     path = tmp_path / "leases.json"
@@ -132,7 +140,7 @@ def test_a_directory_in_the_way_is_a_clear_error(tmp_path):
     (tmp_path / "leases.json").mkdir()
     with pytest.raises(LeaseError) as caught:
         LeaseStore(str(tmp_path / "leases.json")).load()
-    assert f"cannot read the lease file {tmp_path / 'leases.json'}" in str(caught.value)
+    assert f"the lease file {tmp_path / 'leases.json'} is not a regular file" in str(caught.value)
 
 
 @given(now=st.floats(min_value=0, max_value=4e9, allow_nan=False),
@@ -234,3 +242,137 @@ def test_the_lock_is_released_when_the_block_raises(tmp_path):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
         os.close(fd)
+
+
+# ---- issue 12, weaker items: files that others could control -------------------------------
+
+NOBODY = 65534
+
+
+def test_a_lock_file_that_is_a_symbolic_link_is_never_followed(tmp_path):
+    target = tmp_path / "elsewhere"
+    link = tmp_path / "smolmachines.lock"
+    link.symlink_to(target)
+    with pytest.raises(LeaseError) as caught:
+        with FileLock(str(link)):
+            pass
+    assert f"the lock file {link} is a symbolic link; it is never followed" in str(caught.value)
+    assert not target.exists()
+
+
+def test_a_lease_file_that_is_a_symbolic_link_is_never_followed(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text('{"version": 1, "leases": []}')
+    link = tmp_path / "leases.json"
+    link.symlink_to(target)
+    with pytest.raises(LeaseError) as caught:
+        LeaseStore(str(link)).load()
+    assert f"the lease file {link} is a symbolic link" in str(caught.value)
+
+
+@pytest.mark.parametrize("file_mode", [0o666, 0o620, 0o602])
+def test_a_lease_table_writable_by_others_is_refused_naming_its_mode(tmp_path, file_mode):
+    path = tmp_path / "leases.json"
+    path.write_text('{"version": 1, "leases": []}')
+    os.chmod(path, file_mode)
+    with pytest.raises(LeaseError) as caught:
+        LeaseStore(str(path)).load()
+    assert f"the lease file {path} is owned by " in str(caught.value)
+    assert f"with mode {file_mode:04o}" in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_lease_table_and_a_lock_owned_by_another_user_are_refused(tmp_path):
+    table, lock = tmp_path / "leases.json", tmp_path / "smolmachines.lock"
+    table.write_text('{"version": 1, "leases": []}')
+    lock.write_text("")
+    os.chown(table, NOBODY, NOBODY)
+    os.chown(lock, NOBODY, NOBODY)
+    with pytest.raises(LeaseError) as caught:
+        LeaseStore(str(table)).load()
+    assert f"the lease file {table} is owned by nobody (uid {NOBODY}) with mode 0644" in str(caught.value)
+    with pytest.raises(LeaseError) as caught:
+        with FileLock(str(lock)):
+            pass
+    assert f"the lock file {lock} is owned by nobody (uid {NOBODY})" in str(caught.value)
+
+
+def test_a_directory_others_may_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(LeaseError) as caught:
+        with FileLock(str(shared / "smolmachines.lock")):
+            pass
+    assert f"the directory {shared} is owned by " in str(caught.value) and "mode 0777" in str(caught.value)
+    assert list(shared.iterdir()) == []
+
+
+def test_a_sticky_shared_directory_is_fine(tmp_path):
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    with FileLock(str(sticky / "smolmachines.lock")) as lock:
+        assert lock.held
+
+
+@pytest.mark.parametrize("value", ["/tmp/x.lock\n", " /tmp/x.lock", "/tmp/x\x00.lock"])
+def test_a_path_with_a_control_character_or_surrounding_space_is_refused(value):
+    with pytest.raises(LeaseError) as caught:
+        FileLock(value)
+    assert f"lock_path={value!r}" in str(caught.value)
+    with pytest.raises(LeaseError) as caught:
+        LeaseStore(value)
+    assert f"lease_path={value!r}" in str(caught.value)
+
+
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_lock_wait_is_bounded_and_names_the_holder(tmp_path):
+    path = tmp_path / "smolmachines.lock"
+    path.write_text("")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        ticks = iter(range(1000))
+        with pytest.raises(LeaseError) as caught:
+            # A fake clock: each look at it is one second later, so no real time passes.
+            with FileLock(str(path), timeout=5, clock=lambda: next(ticks), sleep=lambda s: None):
+                pass
+    finally:
+        holder.stdin.write("done\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    message = str(caught.value)
+    assert message.startswith(f"gave up waiting for the lock {path} after 5 s (lock_timeout): it is held by "
+                              f"pid {holder.pid} (")
+    assert "Wait for that launch to finish, or stop it if it is stuck" in message
+
+
+def test_stale_temporary_files_are_swept_and_nothing_else(tmp_path):
+    store = LeaseStore(str(tmp_path / "leases.json"))
+    store.save({})
+    stale = [tmp_path / ".leases.json.abc123.tmp", tmp_path / ".leases.json.zz.tmp"]
+    for path in stale:
+        path.write_text("half a tab")
+    kept = [tmp_path / "leases.json", tmp_path / ".other.json.x.tmp", tmp_path / ".leases.json.x.bak"]
+    for path in kept[1:]:
+        path.write_text("")
+    assert sorted(store.sweep()) == sorted(str(p) for p in stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)
+
+
+def test_a_non_finite_expiry_is_never_written(tmp_path):
+    store = LeaseStore(str(tmp_path / "leases.json"))
+    with pytest.raises(LeaseError) as caught:
+        store.save({"a": Lease("a", "127.0.0.16", float("inf"))})
+    assert "not writing the lease file" in str(caught.value)
+    assert not (tmp_path / "leases.json").exists()

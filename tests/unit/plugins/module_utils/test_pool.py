@@ -13,28 +13,58 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool impor
 )
 
 
-def test_default_pool_is_sixteen_aliases_from_16_to_31():
+def test_default_pool_is_sixteen_addresses_outside_127_8():
+    # Issue 11, item 3: on smolvm >= 1.1.3 a guest's 127/8 is its own, so the default lies in 198.18.0.0/15.
     pool = AliasPool()
-    assert pool.addresses() == [f"127.0.0.{i}" for i in range(16, 32)]
+    assert pool.addresses() == [f"198.18.0.{i}" for i in range(16, 32)]
     assert len(pool) == 16
+    assert not pool.loopback
+    assert all(ipaddress.IPv4Address(a) in ipaddress.IPv4Network("198.18.0.0/15") for a in pool)
+
+
+def test_a_127_8_pool_stays_available_for_tsi_era_smolvm():
+    pool = AliasPool("127.0.0.16", "127.0.0.31")
+    assert pool.loopback and len(pool) == 16
 
 
 @pytest.mark.parametrize("first, last, message", [
-    ("10.0.0.1", "10.0.0.2", "first=10.0.0.1 is outside the loopback range"),
-    ("127.0.0.16", "128.0.0.1", "last=128.0.0.1 is outside the loopback range"),
-    ("127.0.0.0", "127.0.0.9", "first=127.0.0.0 is outside"),
-    ("127.0.0.16", "127.255.255.255", "last=127.255.255.255 is outside"),
+    ("127.255.255.250", "128.0.0.1", "the pool 127.255.255.250-128.0.0.1 crosses the edge of 127.0.0.0/8"),
+    ("126.255.255.250", "127.0.0.9", "crosses the edge of 127.0.0.0/8"),
+    ("127.0.0.0", "127.0.0.9", "first=127.0.0.0 is an edge of 127.0.0.0/8"),
+    ("127.0.0.16", "127.255.255.255", "last=127.255.255.255 is an edge of 127.0.0.0/8"),
     ("127.0.0.1", "127.0.0.9", "first=127.0.0.1 is reserved"),
     ("127.0.0.16", "127.0.0.53", "last=127.0.0.53 is reserved"),
     ("127.0.0.31", "127.0.0.16", "first=127.0.0.31 is above last=127.0.0.16"),
     ("127.0.0.x", "127.0.0.31", "first='127.0.0.x' is not an IPv4 address"),
     ("::1", "127.0.0.31", "first='::1' is not an IPv4 address"),
     ("127.0.0.16", "127.1.0.16", "holds 65537 addresses"),
+    ("100.96.0.0", "100.96.0.3", "overlaps 100.96.0.0/30: 100.96.0.0/30 is smolvm's guest network"),
+    ("100.95.255.250", "100.96.0.1", "overlaps 100.96.0.0/30"),
+    ("100.96.0.3", "100.96.0.9", "overlaps 100.96.0.0/30"),
+    ("0.0.0.1", "0.0.0.9", "overlaps 0.0.0.0/8"),
+    ("169.254.0.1", "169.254.0.9", "overlaps 169.254.0.0/16"),
+    ("224.0.0.16", "224.0.0.31", "overlaps 224.0.0.0/4: 224.0.0.0/4 is multicast"),
+    ("239.255.255.250", "240.0.0.5", "overlaps 224.0.0.0/4"),
+    ("255.255.255.255", "255.255.255.255", "overlaps 240.0.0.0/4"),
+    ("198.18.0.16\n", "198.18.0.31", "first='198.18.0.16\\n' holds the control character '\\n'"),
+    (" 198.18.0.16", "198.18.0.31", "first=' 198.18.0.16' starts or ends with whitespace"),
 ])
 def test_bad_ranges_name_the_bad_value(first, last, message):
     with pytest.raises(PoolError) as caught:
         AliasPool(first, last)
     assert message in str(caught.value)
+
+
+def test_a_range_next_to_smolvms_guest_network_is_fine():
+    assert len(AliasPool("100.96.0.4", "100.96.0.20")) == 17
+
+
+def test_covered_by_clips_a_network_to_the_pool_without_walking_it():
+    pool = AliasPool("127.0.0.4", "127.0.0.60")
+    assert pool.covered_by(ipaddress.IPv4Network("0.0.0.0/0")) == pool.addresses()
+    assert pool.covered_by(ipaddress.IPv4Network("127.0.0.48/28")) == [
+        f"127.0.0.{i}" for i in range(48, 61) if i not in (53, 54)]
+    assert pool.covered_by(ipaddress.IPv4Network("10.0.0.0/8")) == []
 
 
 def test_reserved_addresses_inside_a_wide_pool_are_skipped():
@@ -46,7 +76,7 @@ def test_reserved_addresses_inside_a_wide_pool_are_skipped():
 
 
 def test_lowest_free_skips_taken_and_ignores_garbage():
-    pool = AliasPool()
+    pool = AliasPool("127.0.0.16", "127.0.0.31")
     assert pool.lowest_free(["127.0.0.16", "127.0.0.17", "not-an-ip", "10.0.0.1"]) == "127.0.0.18"
     assert pool.lowest_free(pool.addresses()) is None
 

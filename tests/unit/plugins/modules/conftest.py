@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
@@ -71,9 +73,11 @@ def failures(monkeypatch):
 
 @pytest.fixture
 def paths(tmp_path):
-    """A lock and a lease table in a directory that does not exist yet."""
+    """A lock and a lease table in a directory that does not exist yet, and a smolvm DB that does not
+    exist either (no machine)."""
     return dict(lock_path=str(tmp_path / "c" / "smolmachines.lock"),
-                lease_path=str(tmp_path / "c" / "leases.json"))
+                lease_path=str(tmp_path / "c" / "leases.json"),
+                smolvm_db_path=str(tmp_path / "smolvm" / "smolvm.db"))
 
 
 @pytest.fixture
@@ -85,3 +89,21 @@ def run_module(capsys):
                 module.main()
         return caught.value.code, json.loads(capsys.readouterr().out)
     return run
+
+
+@pytest.fixture
+def smolvm_db():
+    """Writes a smolvm state DB (smolvm's schema, records as BLOBs) with one stopped machine per
+    keyword: name=[allowed CIDRs] (None: networking on, no allowlist)."""
+    def make(path, **machines):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS vms (name TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+            for name, cidrs in machines.items():
+                record = {"name": name, "created_at": 1, "state": "stopped", "pid": None, "network": True,
+                          "allowed_cidrs": cidrs}
+                conn.execute("INSERT OR REPLACE INTO vms VALUES (?, ?)", (name, json.dumps(record).encode()))
+        conn.close()
+    return make
