@@ -84,8 +84,9 @@ notes:
   - An address of the pool already on the interface with another netmask counts as present and is
     left as it is, because it answers either way. On Linux O(state=absent) refuses to remove such
     an address, because deleting a wider address can take other addresses with it.
-  - On Linux O(state=present) fails when the interface is down (a fresh network namespace starts
-    with C(lo) down): an address on it would not answer. Bring it up with C(ip link set lo up).
+  - On Linux O(state=present) fails when the interface is down, because an address on it would
+    not answer (a fresh network namespace starts with C(lo) down). Bring it up with
+    C(ip link set lo up).
   - On Linux a pool inside V(127.0.0.0/8) is delivered to C(lo) by one route in the kernel's local
     table. The module reads that route (C(ip -4 route show table local), or C(/proc/net/fib_trie)
     when C(ip) is missing or fails) and fails when no local route on the loopback covers the

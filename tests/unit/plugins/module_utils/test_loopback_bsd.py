@@ -34,6 +34,7 @@ MACOS_LO0 = (
     "\tnd6 options=201<PERFORMNUD,DAD>\n"
 )
 
+
 def render_lo0(addresses, boot="127.0.0.1"):
     """lo0 as macOS prints it: `boot` first, the inet6 lines, then `addresses` as /32 aliases."""
     header = MACOS_LO0.splitlines()
@@ -143,7 +144,6 @@ def test_output_that_is_not_bsd_ifconfig_fails_instead_of_reading_as_empty(outpu
 def test_parse_returns_exactly_the_aliases_shown(values):
     aliases = [str(ipaddress.IPv4Address(v)) for v in sorted(values)]
     assert parse_ifconfig(render_lo0(aliases), "lo0") == ["127.0.0.1"] + aliases
-
 
 
 # -- interface names -----------------------------------------------------------------------------
