@@ -7,33 +7,23 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: loopback_pool
-short_description: Make sure the pool of loopback aliases exists on the loopback interface
+short_description: Make sure the pool of bottle addresses is on the loopback interface
 version_added: 0.1.0
 description:
-  - Each bottle publishes its sidecar ports on a loopback address of its own, taken from a pool
-    (V(127.0.0.16) to V(127.0.0.31) by default). This module makes sure every address of the pool
-    answers on the loopback interface, or removes the pool's aliases with O(state=absent).
-  - On macOS and the BSDs only V(127.0.0.1) is on C(lo0) after boot. Each missing pool address is
-    added with C(ifconfig lo0 alias A/32 up) and removed with C(ifconfig lo0 -alias A). The aliases
-    last until reboot. Addresses outside the pool, and the reserved addresses a wide pool skips,
-    are never touched.
-  - Present aliases are read from C(ifconfig lo0) with an exact address match, so V(127.0.0.1)
-    never counts as V(127.0.0.16) or V(127.0.0.160). After a change the interface is read again,
-    and the module fails if it does not show what was asked.
-  - On Linux the kernel delivers all of V(127.0.0.0/8) to C(lo) through one route in its local
-    table, so there is nothing to add and the module reports C(changed=false) with the reason.
-    It reads that route rather than assume it (C(ip -4 route show table local), or
-    C(/proc/net/fib_trie) when C(ip) is missing or fails) and fails when no local route on the
-    loopback covers the pool.
-  - Changing aliases needs root. The module never calls C(sudo); run it with C(become=true). When
-    it is not root and an alias has to change, it fails and says so; in check mode it reports the
-    change it would make and adds a warning instead.
+  - Each bottle publishes its sidecar ports on an address of its own, taken from a pool. This
+    module makes sure every address of the pool answers on the host's loopback interface, or
+    takes the pool off it with O(state=absent).
+  - On macOS and the BSDs each missing address is added as a C(/32) alias with C(ifconfig).
+  - On Linux a pool outside V(127.0.0.0/8) is added as C(/32) addresses with C(ip); a pool
+    inside V(127.0.0.0/8) needs nothing, and the module only verifies the kernel's local route.
+  - After a change the interface is read again, and the module fails if it does not show what was
+    asked.
 options:
   state:
     description:
       - V(present) adds every missing pool address to the interface.
-      - V(absent) removes every pool address from the interface. On Linux there are no aliases to
-        remove and nothing changes.
+      - V(absent) removes every pool address from the interface. With a pool inside
+        V(127.0.0.0/8) on Linux there are no aliases to remove and nothing changes.
     type: str
     choices: [present, absent]
     default: present
@@ -41,8 +31,7 @@ options:
   interface:
     description:
       - The loopback interface.
-      - Defaults to V(lo0) with O(method=ifconfig) and to V(lo) with O(method=linux), where it is
-        the device the kernel's local route must name.
+      - Defaults to V(lo0) with O(method=ifconfig) and to V(lo) with O(method=linux).
     type: str
     version_added: 0.1.0
   method:
@@ -50,7 +39,8 @@ options:
       - How the aliases are put in place.
       - V(ifconfig) reads and changes aliases with a BSD-style C(ifconfig) (macOS, FreeBSD,
         OpenBSD, NetBSD).
-      - V(linux) verifies the kernel's local route and changes nothing.
+      - V(linux) adds and removes C(/32) addresses with iproute2's C(ip) for a pool outside
+        V(127.0.0.0/8), and only verifies the kernel's local route for a pool inside it.
       - V(auto) picks V(linux) on Linux and V(ifconfig) on macOS and the BSDs, and fails on other
         platforms.
     type: str
@@ -80,13 +70,32 @@ attributes:
     support: full
     platforms: [darwin, freebsd, netbsd, openbsd, linux]
     details:
-      - macOS and the BSDs through C(ifconfig); Linux through the kernel's local route, where
-        nothing needs to change.
+      - macOS and the BSDs through C(ifconfig); Linux through iproute2's C(ip) (version 4.14 or
+        later, for its JSON output).
 notes:
-  - Aliases added with C(ifconfig) do not survive a reboot; run the module again after one (the
+  - Which pool to use depends on the installed smolvm. From smolvm 1.1.3 a VM with an allowlist
+    runs on virtio-net, where the guest's V(127.0.0.0/8) is its own, so bottle addresses must lie
+    outside it (for example V(198.18.0.16) to V(198.18.0.31), from the range RFC 2544 sets aside
+    for benchmarking). A pool inside V(127.0.0.0/8) works only for TSI-era smolvm (up to 1.1.2).
+    A pool lies wholly inside or wholly outside V(127.0.0.0/8); a range across its edge is refused.
+  - Present addresses are read with an exact address match (C(ifconfig lo0) or
+    C(ip -j address show dev lo)), so V(198.18.0.1) never counts as V(198.18.0.16). Addresses
+    outside the pool, and the reserved addresses a wide pool skips, are never touched.
+  - An address of the pool already on the interface with another netmask counts as present and is
+    left as it is, because it answers either way. On Linux O(state=absent) refuses to remove such
+    an address, because deleting a wider address can take other addresses with it.
+  - On Linux O(state=present) fails when the interface is down, because an address on it would
+    not answer (a fresh network namespace starts with C(lo) down). Bring it up with
+    C(ip link set lo up).
+  - On Linux a pool inside V(127.0.0.0/8) is delivered to C(lo) by one route in the kernel's local
+    table. The module reads that route (C(ip -4 route show table local), or C(/proc/net/fib_trie)
+    when C(ip) is missing or fails) and fails when no local route on the loopback covers the
+    pool.
+  - Changing addresses needs root. The module never calls C(sudo); run it with C(become=true).
+    When it is not root and an address has to change, it fails and says so; in check mode it
+    reports the change it would make and adds a warning instead.
+  - Addresses added by this module do not survive a reboot; run the module again after one (the
     bottle role does so before every launch).
-  - An address of the pool that is already on the interface with another netmask counts as
-    present and is left as it is, because it answers either way.
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias
     description: Gives a bottle the lowest free alias of the same pool.
@@ -98,26 +107,35 @@ author:
 
 EXAMPLES = r"""
 ---
-- name: Make sure the default pool (127.0.0.16-127.0.0.31) answers on the loopback
+- name: Make sure the default pool answers on the loopback
   bot_bottle.smolmachines.loopback_pool:
   become: true
 
-- name: Add a wider pool on macOS
+- name: Add a pool outside 127.0.0.0/8, for smolvm 1.1.3 and later
   bot_bottle.smolmachines.loopback_pool:
-    first: 127.0.1.1
-    last: 127.0.1.254
+    first: 198.18.0.16
+    last: 198.18.0.31
   become: true
 
-- name: See which aliases would be added, without changing anything
+- name: See which addresses would be added, without changing anything
   bot_bottle.smolmachines.loopback_pool:
+    first: 198.18.0.16
+    last: 198.18.0.31
   check_mode: true
   diff: true
   register: pool
 
-- name: Remove the default pool's aliases from lo0
+- name: Take the pool off the loopback again
   bot_bottle.smolmachines.loopback_pool:
+    first: 198.18.0.16
+    last: 198.18.0.31
     state: absent
   become: true
+
+- name: Verify that Linux delivers a TSI-era pool inside 127.0.0.0/8 (nothing is added)
+  bot_bottle.smolmachines.loopback_pool:
+    first: 127.0.0.16
+    last: 127.0.0.31
 
 - name: Use another ifconfig explicitly
   bot_bottle.smolmachines.loopback_pool:
@@ -153,38 +171,39 @@ method:
   description: The method used, V(auto) resolved.
   returned: always
   type: str
-  sample: ifconfig
+  sample: linux
 interface:
   description: The loopback interface, its default resolved for the method.
   returned: always
   type: str
-  sample: lo0
+  sample: lo
 present:
   description:
     - The pool's addresses that answered on the interface before the module ran.
-    - With O(method=linux), every pool address when the kernel's local route covers the pool.
+    - On Linux with a pool inside V(127.0.0.0/8), every pool address when the kernel's local
+      route covers the pool.
   returned: always
   type: list
   elements: str
-  sample: [127.0.0.16, 127.0.0.17]
+  sample: [198.18.0.16, 198.18.0.17]
 added:
-  description: The aliases added (in check mode, the ones that would be).
+  description: The addresses added (in check mode, the ones that would be).
   returned: always
   type: list
   elements: str
-  sample: [127.0.0.18, 127.0.0.19]
+  sample: [198.18.0.18, 198.18.0.19]
 removed:
-  description: The aliases removed (in check mode, the ones that would be).
+  description: The addresses removed (in check mode, the ones that would be).
   returned: always
   type: list
   elements: str
   sample: []
 msg:
-  description: What the module did or found, and why; on Linux, the route that makes aliases
-    unnecessary.
+  description: What the module did or found, and why; for a pool inside V(127.0.0.0/8) on Linux,
+    the route that makes aliases unnecessary.
   returned: always
   type: str
-  sample: "added 2 aliases to lo0: 127.0.0.18-127.0.0.19"
+  sample: "added 2 aliases to lo: 198.18.0.18-198.18.0.19"
 """
 
 import traceback
@@ -192,7 +211,13 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback import (
-    METHODS, STATES, LoopbackError, LoopbackPool, resolve_method,
+    METHODS, STATES, LoopbackError, resolve_method,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback_bsd import (
+    IfconfigAliases,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback_linux import (
+    linux_loopback,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
     POOL_ARGUMENT_SPEC, AliasPool, PoolError,
@@ -214,22 +239,20 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
 
-    def run(argv):
+    def run(argv, data=None):
         # ifconfig and ip print the same words in every locale only under C.
-        return module.run_command(argv, environ_update=dict(LC_ALL="C", LANG="C"))
+        return module.run_command(argv, data=data, environ_update=dict(LC_ALL="C", LANG="C"))
 
     try:
         pool = AliasPool.from_params(params)
-        method = resolve_method(params["method"])
-        manager = LoopbackPool(
-            pool,
-            method=method,
-            interface=params["interface"],
-            ifconfig_path=(params["ifconfig_path"] or module.get_bin_path("ifconfig"))
-            if method == "ifconfig" else None,
-            ip_path=module.get_bin_path("ip") if method == "linux" else None,
-            run=run,
-        )
+        if resolve_method(params["method"]) == "linux":
+            manager = linux_loopback(pool, interface=params["interface"],
+                                     ip_path=module.get_bin_path("ip"), run=run)
+        else:
+            manager = IfconfigAliases(
+                pool, interface=params["interface"],
+                ifconfig_path=params["ifconfig_path"] or module.get_bin_path("ifconfig"),
+                run=run)
         result = manager.ensure(state=params["state"], check_mode=module.check_mode)
     except PoolError as exc:
         module.fail_json(msg=str(exc))
