@@ -4,15 +4,16 @@
 #   bot-bottle publishes (egress proxy 8888 and 9099, MCP 9100, git 9418), a stand-in for the
 #   real sidecar bundle.
 # - $TEST_PYTHON_IMAGE: the same plus Debian's python3.11, its standard library and the shared
-#   libraries it loads, so that Ansible can manage the container as a host (Molecule's fleet).
+#   libraries it loads, so that Ansible can manage the container as a host (Molecule's fleet), and
+#   iproute2's ip (busybox's applet has no -j), which loopback_pool runs for a pool outside 127/8.
 source "$(dirname "$0")/lib.sh"
 load_docker_host
 
-ensure_busybox() {
-  dpkg -s busybox-static >/dev/null 2>&1 && return 0
-  log "installing Debian's busybox-static"
+ensure_debian_package() {
+  dpkg -s "$1" >/dev/null 2>&1 && return 0
+  log "installing Debian's $1"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
 }
 
 busybox_root() {  # busybox_root DIR
@@ -30,20 +31,32 @@ busybox_root() {  # busybox_root DIR
 }
 
 add_python() {  # add_python DIR: Debian's interpreter, its stdlib and every library they link
-  local root=$1 lib
+  local root=$1
   mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/root"
   cp /usr/bin/python3.11 "$root/usr/bin/python3.11"
   ln -s python3.11 "$root/usr/bin/python3"
   tar -C /usr/lib --exclude='python3.11/test' --exclude='__pycache__' \
     --exclude='python3.11/site-packages' --exclude='python3.11/dist-packages' \
     -cf - python3.11 | tar -C "$root/usr/lib" -xf -
-  for lib in $( { ldd /usr/bin/python3.11; ldd /usr/lib/python3.11/lib-dynload/*.so; } 2>/dev/null \
-                | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/lib/ {print $1}' | sort -u); do
+  copy_with_libs "$root" /usr/bin/python3.11 /usr/lib/python3.11/lib-dynload/*.so
+  mkdir -p "$root/lib64"
+  [ -e "$root/lib64/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/" 2>/dev/null || true
+}
+
+copy_with_libs() {  # copy_with_libs ROOT BINARY...: the binaries and every library ldd names
+  local root=$1 lib; shift
+  for lib in "$@" $(ldd "$@" 2>/dev/null \
+                   | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/lib/ {print $1}' | sort -u); do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done
-  mkdir -p "$root/lib64"
-  [ -e "$root/lib64/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/" 2>/dev/null || true
+}
+
+add_ip() {  # add_ip DIR: Debian's /bin/ip, also as /sbin/ip
+  ensure_debian_package iproute2
+  copy_with_libs "$1" /bin/ip
+  mkdir -p "$1/sbin"
+  ln -sf ../bin/ip "$1/sbin/ip"
 }
 
 build() {  # build IMAGE KIND CMD
@@ -53,12 +66,12 @@ build() {  # build IMAGE KIND CMD
   local rootfs
   rootfs=$(mktemp -d)
   busybox_root "$rootfs"
-  [ "$kind" = python ] && add_python "$rootfs"
+  if [ "$kind" = python ]; then add_python "$rootfs"; add_ip "$rootfs"; fi
   tar -C "$rootfs" -c . | docker import -c "CMD $cmd" - "$image" >/dev/null
   rm -rf "$rootfs"
 }
 
-ensure_busybox
+ensure_debian_package busybox-static
 # shellcheck disable=SC2016  # $p is for the container's shell
 build "$TEST_IMAGE" busybox \
   '["/bin/sh", "-c", "for p in 8888 9099 9100; do httpd -p $p -h /www; done; exec httpd -f -p 9418 -h /www"]'

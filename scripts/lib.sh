@@ -26,7 +26,7 @@ NETNS_STAMP="/run/bot-bottle-netns.$NETNS.created-here"
 SMOLVM_REAL_VERSIONS=(1.7.7 1.9.1 1.32.2)
 SMOLVM_REAL_DIR="$BUILD/smolvm"
 TEST_IMAGE="bot-bottle/test-bundle:1"
-TEST_PYTHON_IMAGE="bot-bottle/test-python:1"
+TEST_PYTHON_IMAGE="bot-bottle/test-python:2"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 

@@ -8,7 +8,7 @@ mkdir -p "$BUILD"
 
 # Debian packages the tests use: the engine, the static busybox of the test image, shellcheck for
 # ansible-test's shellcheck sanity test, the sqlite3 CLI that tests read smolvm's DB with.
-DEBIAN_PACKAGES=(docker.io busybox-static shellcheck sqlite3)
+DEBIAN_PACKAGES=(docker.io busybox-static shellcheck sqlite3 iproute2)
 
 ensure_debian_packages() {
   local missing=() p
