@@ -116,13 +116,22 @@ run_build() {
   rm -rf "$dist" "$installed"
   mkdir -p "$dist"
   (cd "$COLLECTION_DIR" && ansible-galaxy collection build --output-path "$dist" >/dev/null) || return 1
-  ansible-galaxy collection install --offline --no-deps -p "$installed" "$dist"/*.tar.gz >/dev/null || return 1
-  # Every module's documentation must render from the installed tarball.
-  local module
-  for module in "$ROOT"/plugins/modules/*.py; do
-    module=$(basename "$module" .py)
+  # --force: the synced copy of the same version on ANSIBLE_COLLECTIONS_PATH would make this a no-op.
+  ansible-galaxy collection install --offline --no-deps --force -p "$installed" "$dist"/*.tar.gz \
+    >/dev/null || return 1
+  # Every plugin's documentation must render from the installed tarball, and only from there.
+  local file type name
+  for file in "$ROOT"/plugins/modules/*.py "$ROOT"/plugins/filter/*.py; do
+    [ -e "$file" ] || continue
+    name=$(basename "$file" .py)
+    [ "$name" = __init__ ] && continue
+    type=module
+    case "$file" in */filter/*) type=filter ;; esac
+    if [ "$type" = filter ] && ! grep -q '^DOCUMENTATION' "$file"; then continue; fi
     ANSIBLE_COLLECTIONS_PATH="$installed:$DEPS_ROOT" \
-      ansible-doc "bot_bottle.smolmachines.$module" >/dev/null || return 1
+      ansible-doc -t "$type" --json "bot_bottle.smolmachines.$name" 2>/dev/null \
+      | python -c 'import json, sys; sys.exit(0 if json.load(sys.stdin) else 1)' \
+      || { log "ansible-doc -t $type bot_bottle.smolmachines.$name does not render from the tarball"; return 1; }
   done
 }
 
