@@ -22,7 +22,7 @@ description:
     naming each one, and returns every probe in RV(results) either way.
   - It changes nothing and runs in check mode too.
   - Which backend decides what a guest reaches depends on the smolvm version. From 1.1.3 a machine
-    with an allowlist runs on virtio-net, where the guest's C(127.0.0.0/8) is its own: a bottle's
+    with an allowlist runs on virtio-net, where the guest's C(127.0.0.0/8) is its own, so a bottle's
     address must lie outside it (for example V(198.18.0.16)), and the host's V(127.0.0.1) must be
     unreachable. Up to 1.1.2 (TSI) the guest's C(127.0.0.16) is the host's, and the allowlist is
     not enforced. M(bot_bottle.smolmachines.smolvm_machine_info) reports the backend.
@@ -30,8 +30,11 @@ author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
   - bot_bottle.smolmachines.smolvm
 attributes:
+  action_group:
+    membership: [bot_bottle.smolmachines.smolvm]
   check_mode:
     support: full
     details: The probes change nothing, so they run in check mode as well.
