@@ -45,6 +45,9 @@ LIVE_STATES = _RECORD_LIVE_STATES
 
 # `machine create --label KEY=VALUE` exists from 1.8.0.
 LABELS_SINCE = (1, 8, 0)
+# From 1.1.3 a machine with an allowlist runs on virtio-net (the guest's 127/8 is its own); up to
+# 1.1.2 an allowlist forces TSI (the guest's 127.0.0.16 is the host's, and nothing is enforced).
+VIRTIO_NET_FOR_ALLOWLIST_SINCE = (1, 1, 3)
 # `--state-dir` (global) and `machine update --reset-allow-list --allow-cidr`: absent at 1.20.2 and
 # before, present at 1.32.2; a version between is asked (its --help).
 NEWEST_WITHOUT_STATE_DIR = (1, 20, 2)
@@ -180,6 +183,11 @@ def from_drops_egress(version):
     return first <= tuple(version) <= last
 
 
+def backend_with_allowlist(version):
+    """The network backend smolvm ``version`` gives a machine that has an allowlist."""
+    return "virtio-net" if tuple(version) >= VIRTIO_NET_FOR_ALLOWLIST_SINCE else "tsi"
+
+
 def validate_name(name):
     name = str(name or "")
     if not name:
@@ -205,7 +213,7 @@ class CreateOptions:
         self.env = _env_pairs(env)
         self.cpus = _bounded("cpus", cpus, 1, 255)
         self.mem = _bounded("mem", mem, 1, 4294967295)
-        self.labels = _label_pairs(labels)
+        self.labels = label_pairs(labels)
 
     def check_source(self):
         """Fail before anything runs when the packed .smolmachine is not a readable file."""
@@ -256,7 +264,7 @@ def _bounded(option, value, low, high):
     return number
 
 
-def _label_pairs(labels):
+def label_pairs(labels):
     pairs = []
     for key, value in (labels or {}).items():
         key = str(key)

@@ -639,3 +639,173 @@ def test_wait_timeout_must_be_positive(timeout):
         manager_for(fake).ensure("vm1", state="started", wait=True, wait_timeout=timeout)
     assert "wait_timeout=" in str(caught.value)
     assert fake.calls == []
+
+
+# --------------------------------------------------------------------------- labels, state_dir
+
+@pytest.mark.parametrize("version, labelled", [("1.7.7", False), ("1.8.0", True), ("1.32.2", True)])
+def test_labels_are_passed_on_create_only_where_smolvm_has_them(version, labelled):
+    fake = FakeSmolvm(version)
+    options = CreateOptions(labels={"bot_bottle.slug": "researcher-m3hxd", "team": "ml"})
+    result = manager_for(fake).ensure("vm1", options=options)
+    labels = ["--label", "bot_bottle.slug=researcher-m3hxd", "--label", "team=ml"]
+    assert result["commands"] == [[EXE, "machine", "create", "--name", "vm1"] + (labels if labelled else [])]
+    if labelled:
+        assert result["warnings"] == []
+    else:
+        assert result["warnings"] == [
+            "labels (bot_bottle.slug=researcher-m3hxd, team=ml) were not set: smolvm 1.7.7 has no "
+            "--label (it exists from 1.8.0)"]
+
+
+@pytest.mark.parametrize("labels, message", [
+    ({"a=b": "c"}, "labels key 'a=b' is not a label name"),
+    ({"": "c"}, "labels key '' is not a label name"),
+    ({"slug": True}, "labels slug=True is not a string"),
+    ({"slug": None}, "labels slug=None is not a string"),
+    ({"slug": "a\nb"}, "contains a control character"),
+])
+def test_bad_labels_name_the_bad_value(labels, message):
+    with pytest.raises(MachineSpecError) as caught:
+        CreateOptions(labels=labels)
+    assert message in str(caught.value)
+
+
+def test_state_dir_goes_before_the_subcommand_of_every_command_at_1_32_2(tmp_path):
+    cli = SmolvmCli(EXE, None, (1, 32, 2))
+    cli.use_state_dir(str(tmp_path / "state"))
+    base = [EXE, "--state-dir", str(tmp_path / "state"), "machine"]
+    assert cli.create_argv("vm1", CreateOptions()) == base + ["create", "--name", "vm1"]
+    assert cli.start_argv("vm1") == base + ["start", "--name", "vm1"]
+    assert cli.stop_argv("vm1") == base + ["stop", "--name", "vm1"]
+    assert cli.delete_argv("vm1") == base + ["delete", "--name", "vm1", "-f"]
+    assert cli.exec_argv("vm1", ["nc", "-z", 1]) == base + ["exec", "--name", "vm1", "--", "nc", "-z", "1"]
+    assert cli.list_argv() == base + ["ls", "--json"]
+    assert cli.update_allowlist_argv("vm1", ["10.0.0.0/8"]) == base + [
+        "update", "--name", "vm1", "--reset-allow-list", "--allow-cidr", "10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("version", [(1, 7, 7), (1, 9, 1), (1, 20, 2)])
+def test_state_dir_is_refused_where_smolvm_has_no_such_flag(version):
+    cli = SmolvmCli(EXE, lambda argv: pytest.fail(f"ran {argv}"), version)
+    with pytest.raises(MachineSpecError) as caught:
+        cli.use_state_dir("/srv/smolvm")
+    assert str(caught.value).startswith(
+        f"state_dir='/srv/smolvm' cannot be used with smolvm {'.'.join(map(str, version))}: its "
+        f"--state-dir flag exists from a version after 1.20.2")
+    assert "SMOLVM_DATA_DIR" in str(caught.value)
+    assert cli.state_dir is None
+    assert cli.list_argv() == [EXE, "machine", "ls", "--json"]
+
+
+@pytest.mark.parametrize("help_text, has_it", [
+    ("Options:\n      --state-dir <DIR>  Keep state here\n", True),
+    ("Options:\n      --verbose\n", False),
+])
+def test_a_version_between_the_measured_ones_is_asked_for_state_dir(help_text, has_it):
+    asked = []
+
+    def run(argv):
+        asked.append(argv)
+        return 0, help_text, ""
+    cli = SmolvmCli(EXE, run, (1, 25, 0))
+    assert cli.has_state_dir is has_it
+    assert cli.has_state_dir is has_it
+    assert asked == [[EXE, "--help"]]
+
+
+def test_discover_with_state_dir_passes_it_on(tmp_path):
+    exe = _make_file(tmp_path, "smolvm", 0o755)
+    cli = SmolvmCli.discover(lambda argv: (0, "smolvm 1.32.2\n", ""), executable=exe,
+                             state_dir=str(tmp_path / "s"))
+    assert cli.state_dir == str(tmp_path / "s")
+    assert cli.list_argv()[:3] == [str(exe), "--state-dir", str(tmp_path / "s")]
+
+
+# --------------------------------------------------------------------------- delete that leaves the row
+
+class LockedDelete(FakeSmolvm):
+    """smolvm 1.4.0 under a locked DB: `delete -f` exits 0 with a warning and leaves the row, the
+    first `leaves` times."""
+
+    def __init__(self, leaves, **kwargs):
+        super().__init__("1.4.0", **kwargs)
+        self.leaves = leaves
+
+    def _delete(self, rest):
+        name, _more = self._name("delete", rest)
+        if self.leaves:
+            self.leaves -= 1
+            return 0, "", "warning: failed to delete machine record: database is locked\n"
+        return super()._delete(rest)
+
+
+def test_a_delete_that_exits_0_but_leaves_the_row_is_run_again_until_the_row_is_gone():
+    fake = LockedDelete(2, machines=[machine("vm1", "stopped")])
+    clock = Clock()
+    result = manager_for(fake, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0).ensure(
+        "vm1", state="absent", lock_timeout=30)
+    deletes = [c for c in fake.calls if c[2] == "delete"]
+    assert deletes == [[EXE, "machine", "delete", "--name", "vm1", "-f"]] * 3
+    assert result["commands"] == [[EXE, "machine", "delete", "--name", "vm1", "-f"]]
+    assert result["lock_retries"] == 2
+    assert clock.slept == [0.1, 0.2]
+    assert result["machine"] == {}
+    assert "vm1" not in fake.machines
+
+
+def test_a_delete_that_keeps_leaving_the_row_fails_after_db_timeout_naming_the_machine():
+    fake = LockedDelete(10 ** 6, machines=[machine("vm1", "stopped")])
+    clock = Clock()
+    with pytest.raises(SmolvmOutputError) as caught:
+        manager_for(fake, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0).ensure(
+            "vm1", state="absent", lock_timeout=5)
+    assert str(caught.value).startswith(
+        "smolvm exited 0 but machine vm1 is still listed (state 'stopped')")
+    assert sum(clock.slept) == pytest.approx(5)
+    assert fake.machines["vm1"]["state"] == "stopped"
+
+
+# --------------------------------------------------------------------------- allowlist_mismatch
+
+@pytest.mark.parametrize("shown, asked, differs", [
+    (["198.18.0.16/32"], ["198.18.0.16/32"], False),
+    (["198.18.0.16/32", "10.0.0.0/8"], ["10.0.0.0/8", "198.18.0.16/32"], False),
+    (["198.18.0.17/32"], ["198.18.0.16/32"], True),
+    (None, ["198.18.0.16/32"], True),
+])
+def test_an_existing_machines_shown_allowlist_is_compared_at_1_32_2(shown, asked, differs):
+    extra = {} if shown is None else {"allowed_cidrs": shown}
+    fake = FakeSmolvm("1.32.2", [machine("vm1", "stopped", network=True, **extra)])
+    options = CreateOptions(net=True, allow_cidrs=asked)
+    result = manager_for(fake).ensure("vm1", options=options)
+    assert result["changed"] is False
+    assert fake.changing_calls() == []
+    if differs:
+        assert result["warnings"] == [
+            f"machine vm1 already exists with allowed_cidrs {shown!r} (as `smolvm machine ls "
+            f"--json` shows it), not {asked}; smolvm_machine does not change an existing machine: "
+            f"set its list with bot_bottle.smolmachines.smolvm_allowlist, or delete and create it "
+            f"again"]
+    else:
+        assert result["warnings"] == []
+
+
+def test_allowlist_mismatch_fail_refuses_and_changes_nothing():
+    fake = FakeSmolvm("1.32.2", [machine("vm1", "stopped", network=True, allowed_cidrs=["10.0.0.0/8"])])
+    with pytest.raises(MachineSpecError) as caught:
+        manager_for(fake).ensure("vm1", state="started", allowlist_mismatch="fail",
+                                 options=CreateOptions(net=True, allow_cidrs=["198.18.0.16/32"]))
+    assert str(caught.value).startswith("machine vm1 already exists with allowed_cidrs ['10.0.0.0/8']")
+    assert str(caught.value).endswith("(allowlist_mismatch=fail)")
+    assert fake.changing_calls() == []
+    assert fake.machines["vm1"]["state"] == "stopped"
+
+
+@pytest.mark.parametrize("version", ["1.7.7", "1.9.1"])
+def test_no_allowlist_comparison_where_ls_does_not_show_it(version):
+    fake = FakeSmolvm(version, [machine("vm1", "stopped", network=True)])
+    result = manager_for(fake).ensure("vm1", allowlist_mismatch="fail",
+                                      options=CreateOptions(net=True, allow_cidrs=["198.18.0.16/32"]))
+    assert result["warnings"] == []
+    assert result["changed"] is False

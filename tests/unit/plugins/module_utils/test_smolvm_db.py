@@ -816,7 +816,7 @@ def test_egress_fields_that_open_nothing_are_kept_and_reported(db_with, extra):
 
 def test_a_record_with_a_duplicated_key_is_refused_even_when_its_last_value_is_right(db_with):
     path = db_with({"agent1": b'{"name":"agent1","allowed_cidrs":null,"network":true,'
-                               b'"allowed_cidrs":["127.0.0.16/32"],"state":"stopped"}'})
+                              b'"allowed_cidrs":["127.0.0.16/32"],"state":"stopped"}'})
     before = files(path)
 
     with pytest.raises(SmolvmRecordError) as caught:

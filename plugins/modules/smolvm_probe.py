@@ -1,0 +1,232 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bot-bottle developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: smolvm_probe
+short_description: Prove from inside a running smolvm guest what it can and cannot reach
+version_added: 0.1.0
+description:
+  - The runtime proof of confinement. A stored allowlist says what smolvm should enforce; this
+    module checks what the guest really reaches. For each target it runs a probe command in the
+    guest with C(smolvm machine exec) (an argv list, no shell), by default
+    C(nc -z -w TIMEOUT HOST PORT).
+  - Exit code V(0) means the guest connected, V(1) that it did not. Anything else (for example
+    V(127) when the guest has no C(nc)), and an exit code V(1) that comes with smolvm's own
+    C(Error:) message (the exec itself failed), proves nothing; the module then fails, naming the
+    target, the exit code and what smolvm printed.
+  - It fails when any O(reachable) target does not answer or any O(unreachable) target does,
+    naming each one, and returns every probe in RV(results) either way.
+  - It changes nothing and runs in check mode too.
+  - Which backend decides what a guest reaches depends on the smolvm version. From 1.1.3 a machine
+    with an allowlist runs on virtio-net, where the guest's C(127.0.0.0/8) is its own, so a bottle's
+    address must lie outside it (for example V(198.18.0.16)), and the host's V(127.0.0.1) must be
+    unreachable. Up to 1.1.2 (TSI) the guest's C(127.0.0.16) is the host's, and the allowlist is
+    not enforced. M(bot_bottle.smolmachines.smolvm_machine_info) reports the backend.
+author:
+  - bot-bottle developers (@bot-bottle)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - bot_bottle.smolmachines.smolvm
+attributes:
+  action_group:
+    membership: [bot_bottle.smolmachines.smolvm]
+  check_mode:
+    support: full
+    details: The probes change nothing, so they run in check mode as well.
+  diff_mode:
+    support: N/A
+    details: It changes nothing.
+  platform:
+    support: full
+    platforms: posix
+    details: Wherever smolvm runs a guest (Linux with KVM, macOS).
+options:
+  name:
+    description:
+      - The running machine to probe from.
+    type: str
+    required: true
+    version_added: 0.1.0
+  reachable:
+    description:
+      - Targets the guest must reach.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.1.0
+    suboptions:
+      host:
+        description: An address or host name, as the guest sees it.
+        type: str
+        required: true
+      port:
+        description: A TCP port.
+        type: int
+        required: true
+  unreachable:
+    description:
+      - Targets the guest must not reach.
+      - At least one of O(reachable) and O(unreachable) must hold a target; the same target
+        cannot be in both.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.1.0
+    suboptions:
+      host:
+        description: An address or host name, as the guest sees it.
+        type: str
+        required: true
+      port:
+        description: A TCP port.
+        type: int
+        required: true
+  timeout:
+    description:
+      - Seconds each probe may take to connect (the C({timeout}) of O(probe_command)).
+    type: int
+    default: 3
+    version_added: 0.1.0
+  probe_command:
+    description:
+      - The command run in the guest for each target, an argv list. C({host}), C({port}) and
+        C({timeout}) are replaced in each word; nothing else is expanded.
+      - Must contain C({host}) and C({port}). It must exit V(0) when it connected and V(1) when
+        it did not.
+    type: list
+    elements: str
+    default: [nc, -z, -w, "{timeout}", "{host}", "{port}"]
+    version_added: 0.1.0
+  db_timeout:
+    description:
+      - Accepted so that C(module_defaults) for the C(group/bot_bottle.smolmachines.smolvm) group
+        apply; the probe does not wait for smolvm's database. A probe that smolvm refuses with
+        C(database is locked) proves nothing and fails.
+      - Here O(timeout) is the probe's own option, so it is not an alias of this one.
+    aliases: [lock_timeout]
+notes:
+  - Run it after C(machine start) and the wait for the guest
+    (M(bot_bottle.smolmachines.smolvm_machine) with O(bot_bottle.smolmachines.smolvm_machine#module:wait=true)).
+seealso:
+  - module: bot_bottle.smolmachines.smolvm_machine
+  - module: bot_bottle.smolmachines.smolvm_machine_info
+  - module: bot_bottle.smolmachines.smolvm_allowlist
+"""
+
+EXAMPLES = r"""
+---
+- name: Prove the bottle reaches its own sidecars and nothing else
+  bot_bottle.smolmachines.smolvm_probe:
+    name: bot-bottle-researcher-m3hxd
+    reachable:
+      - host: 198.18.0.16
+        port: 8080
+      - host: 198.18.0.16
+        port: 9418
+    unreachable:
+      - host: 100.96.0.1    # the gateway, that is the host's 127.0.0.1
+        port: 22
+      - host: 198.18.0.17   # another bottle's address
+        port: 8080
+
+- name: Probe with a guest whose nc is a BusyBox applet only
+  bot_bottle.smolmachines.smolvm_probe:
+    name: bot-bottle-researcher-m3hxd
+    reachable:
+      - host: 198.18.0.16
+        port: 8080
+    timeout: 5
+    probe_command: [busybox, nc, -z, -w, "{timeout}", "{host}", "{port}"]
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per probe, reachable targets first, in the order given. Also returned when the
+      module fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The target's address or host name.
+      type: str
+      sample: 198.18.0.16
+    port:
+      description: The target's port.
+      type: int
+      sample: 8080
+    expected:
+      description: V(reachable) or V(unreachable).
+      type: str
+      sample: reachable
+    reached:
+      description: Whether the guest connected; V(null) when the probe proved nothing.
+      type: bool
+      sample: true
+    rc:
+      description: The exit code of C(smolvm machine exec).
+      type: int
+      sample: 0
+  sample:
+    - {host: 198.18.0.16, port: 8080, expected: reachable, reached: true, rc: 0}
+    - {host: 100.96.0.1, port: 22, expected: unreachable, reached: false, rc: 1}
+smolvm_version:
+  description: The version C(smolvm --version) reported.
+  returned: when smolvm was found
+  type: str
+  sample: 1.32.2
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import SmolvmError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
+    discover_cli, smolvm_argument_spec,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_probe import (
+    DEFAULT_PROBE_COMMAND, DEFAULT_TIMEOUT, ConfinementProbe,
+)
+
+TARGET = dict(host=dict(type="str", required=True), port=dict(type="int", required=True))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            # `timeout` is this module's own option, so it is no alias of db_timeout here.
+            smolvm_argument_spec(db_timeout_aliases=("lock_timeout",)),
+            name=dict(type="str", required=True),
+            reachable=dict(type="list", elements="dict", default=[], options=TARGET),
+            unreachable=dict(type="list", elements="dict", default=[], options=TARGET),
+            timeout=dict(type="int", default=DEFAULT_TIMEOUT),
+            probe_command=dict(type="list", elements="str", default=list(DEFAULT_PROBE_COMMAND)),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    facts = dict(changed=False, results=[])
+    try:
+        cli = discover_cli(module)
+        facts["smolvm_version"] = cli.version_string
+        facts["results"] = ConfinementProbe(
+            cli, params["name"], reachable=params["reachable"], unreachable=params["unreachable"],
+            timeout=params["timeout"], probe_command=params["probe_command"]).run()
+    except SmolvmError as exc:
+        facts["results"] = getattr(exc, "results", facts["results"])
+        module.fail_json(msg=str(exc), **dict(exc.facts, **facts))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error probing machine {params['name']!r}: {exc}; the "
+                             f"confinement is not proven", exception=traceback.format_exc(), **facts)
+    module.exit_json(**facts)
+
+
+if __name__ == "__main__":
+    main()
