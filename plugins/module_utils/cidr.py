@@ -64,7 +64,7 @@ def same_allowlist(current, wanted) -> bool:
     """Whether a stored allowed_cidrs value allows exactly the networks of `wanted`.
 
     The allowlist is a set of networks: order and duplicates do not change what a VM may reach.
-    `None` (unrestricted) equals only `None`; `[]` (deny all) equals only `[]`. A stored value that
+    `None` and `[]` (both unrestricted to smolvm) each equal only themselves. A stored value that
     cannot be read as CIDRs never equals anything, so it gets replaced.
     """
     if current is None or wanted is None:

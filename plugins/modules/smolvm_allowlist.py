@@ -51,8 +51,11 @@ author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
   - bot_bottle.smolmachines.smolvm
 attributes:
+  action_group:
+    membership: [bot_bottle.smolmachines.smolvm]
   check_mode:
     support: full
     details: Reads the record (read-only) and reports whether it would change it.
