@@ -10,7 +10,7 @@ version_added: 0.1.0
 author: bot-bottle developers
 description:
   - Computes, from a bottle's address and its bundle container as Docker shows it, what the
-    P(bot_bottle.smolmachines.bottle#role) role needs for the VM and reports as its fact C(bottle):
+    P(bot_bottle.smolmachines.bottle#role) role needs for the VM and reports as its fact C(bottle) -
     the host port Docker picked for each container port, the URLs the guest uses, the guest's
     environment, the VM's allowlist, and the proof that the bundle publishes on the bottle's address
     and on nothing else.

@@ -24,7 +24,7 @@ description:
 positional: _input
 options:
   _input:
-    description: The role's variables by name, for example C({bottle_slug: researcher-m3hxd, ...}).
+    description: "The role's variables by name, for example C({bottle_slug: researcher-m3hxd, ...})."
     type: dictionary
     required: true
   state:

@@ -9,10 +9,10 @@ short_description: The message of a failed bottle launch, with whatever part of 
 version_added: 0.1.0
 author: bot-bottle developers
 description:
-  - The rescue of the P(bot_bottle.smolmachines.bottle#role) role undoes what the failed launch created,
-    then fails with this message - C(<step>: <its error>), followed by
-    C( (undoing this run also failed: <what>: <error>; ...)) when some of the undoing failed as well
-    (for example because the Docker engine is gone).
+  - "The rescue of the P(bot_bottle.smolmachines.bottle#role) role undoes what the failed launch created,
+    then fails with this message: C(<step>: <its error>), followed by
+    C(undoing this run also failed: <what>: <error>; ...) in parentheses when some of the undoing failed as well
+    (for example because the Docker engine is gone)."
 positional: _input, result
 options:
   _input:
@@ -25,8 +25,8 @@ options:
     required: true
   undone:
     description:
-      - The undoing steps, each C({what: <what it undid>, result: <its registered result>}); those whose
-        result is failed are named.
+      - "The undoing steps, each C({what: <what it undid>, result: <its registered result>}); those whose
+        result is failed are named."
     type: list
     elements: dictionary
     default: []
