@@ -25,7 +25,7 @@ class InputError(ValueError):
     """An input the launch cannot use; the message names the variable and its value."""
 
 
-def shown(value) -> str:
+def as_json(value) -> str:
     """A value as the user wrote it in YAML or JSON, so a message shows null, "9099" and 9099 apart."""
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -65,14 +65,14 @@ def tcp_ports(ports) -> list:
         for port in ports:
             number = whole_number(port)
             if number is None or not 1 <= number <= 65535:
-                problem = f"{shown(port)} is not one"
+                problem = f"{as_json(port)} is not one"
                 break
             if number in parsed:
                 problem = f"{number} is given twice"
                 break
             parsed.append(number)
     if problem:
-        raise InputError(f"bottle_bundle_ports={shown(ports)} must list distinct TCP ports from 1 to 65535, "
+        raise InputError(f"bottle_bundle_ports={as_json(ports)} must list distinct TCP ports from 1 to 65535, "
                          f"at least one ({problem})")
     return parsed
 
@@ -82,7 +82,7 @@ def url_specs(guest_url_env) -> dict:
     if guest_url_env is None:
         return {}
     if not isinstance(guest_url_env, Mapping):
-        raise InputError(f"bottle_guest_url_env={shown(guest_url_env)} must be a mapping of guest variable "
+        raise InputError(f"bottle_guest_url_env={as_json(guest_url_env)} must be a mapping of guest variable "
                          f"names to a port or {{port: PORT, scheme: SCHEME}}")
     specs = {}
     for name, spec in guest_url_env.items():
@@ -91,14 +91,14 @@ def url_specs(guest_url_env) -> dict:
             scheme, port = spec.get("scheme", "http"), spec.get("port")
             unknown = sorted(set(spec) - {"port", "scheme"})
             if unknown:
-                raise InputError(f"bottle_guest_url_env.{name}={shown(spec)} has unknown keys {shown(unknown)}; "
+                raise InputError(f"bottle_guest_url_env.{name}={as_json(spec)} has unknown keys {as_json(unknown)}; "
                                  f"expected port and scheme")
         number = whole_number(port)
         if number is None or not 1 <= number <= 65535:
-            raise InputError(f"bottle_guest_url_env.{name}={shown(spec)} needs a TCP port from 1 to 65535, "
+            raise InputError(f"bottle_guest_url_env.{name}={as_json(spec)} needs a TCP port from 1 to 65535, "
                              f"for example {{port: 9418, scheme: git}}")
         if not isinstance(scheme, str) or not SCHEME.fullmatch(scheme):
-            raise InputError(f"bottle_guest_url_env.{name}={shown(spec)} has scheme {shown(scheme)}; expected "
+            raise InputError(f"bottle_guest_url_env.{name}={as_json(spec)} has scheme {as_json(scheme)}; expected "
                              f"letters, digits, '+', '-' or '.', starting with a letter, for example git")
         specs[str(name)] = (scheme, number)
     return specs
@@ -109,7 +109,7 @@ def common_errors(inputs: Mapping) -> list:
     errors = []
     slug = inputs.get("bottle_slug")
     if not isinstance(slug, str) or not SLUG.fullmatch(slug) or "--" in slug or slug.endswith("-"):
-        errors.append(f"bottle_slug={shown(slug)} cannot name the bottle's VM (bot-bottle-{slug}), container and "
+        errors.append(f"bottle_slug={as_json(slug)} cannot name the bottle's VM (bot-bottle-{slug}), container and "
                       f"network: expected 1 to 29 ASCII letters, digits, '-' or '_', starting with a letter or "
                       f"digit, not ending with '-' and without '--', for example researcher-m3hxd")
     stop_timeout = inputs.get("bottle_bundle_stop_timeout")
@@ -117,7 +117,7 @@ def common_errors(inputs: Mapping) -> list:
         number = whole_number(stop_timeout)
         if number is None or number < 1:
             # community.docker's docker_container treats 0 as unset: Docker then waits its default 10 s.
-            errors.append(f"bottle_bundle_stop_timeout={shown(stop_timeout)} must be 1 or more seconds, or null "
+            errors.append(f"bottle_bundle_stop_timeout={as_json(stop_timeout)} must be 1 or more seconds, or null "
                           f"for Docker's default (10 seconds or the image's StopTimeout): community.docker treats "
                           f"0 as unset, so Docker would wait 10 seconds before killing the bundle")
     return errors
@@ -130,7 +130,7 @@ def launch_errors(inputs: Mapping, smolmachine_stat=None, host: str = "the manag
                        ("bottle_bundle_image", "the sidecar bundle's image")):
         value = inputs.get(name)
         if not isinstance(value, str) or not value.strip():
-            errors.append(f"{name}={shown(value)} must be set to {what} to launch a bottle")
+            errors.append(f"{name}={as_json(value)} must be set to {what} to launch a bottle")
     smolmachine = inputs.get("bottle_smolmachine")
     if isinstance(smolmachine, str) and smolmachine.strip() and smolmachine_stat is not None:
         if not (smolmachine_stat.get("exists") and smolmachine_stat.get("isreg")):
@@ -143,7 +143,7 @@ def launch_errors(inputs: Mapping, smolmachine_stat=None, host: str = "the manag
         ports = None
     proxy_port = inputs.get("bottle_proxy_port")
     if proxy_port is not None and ports is not None and whole_number(proxy_port) not in ports:
-        errors.append(f"bottle_proxy_port={shown(proxy_port)} must be one of bottle_bundle_ports={shown(ports)}, "
+        errors.append(f"bottle_proxy_port={as_json(proxy_port)} must be one of bottle_bundle_ports={as_json(ports)}, "
                       f"or null for a bundle without a proxy")
     try:
         specs = url_specs(inputs.get("bottle_guest_url_env"))
@@ -153,30 +153,30 @@ def launch_errors(inputs: Mapping, smolmachine_stat=None, host: str = "the manag
     for name, (_scheme, port) in specs.items():
         if ports is not None and port not in ports:
             errors.append(f"bottle_guest_url_env.{name} names port {port}, which is not one of "
-                          f"bottle_bundle_ports={shown(ports)}")
+                          f"bottle_bundle_ports={as_json(ports)}")
     no_proxy = inputs.get("bottle_no_proxy")
     if no_proxy is not None and (not isinstance(no_proxy, list) or not all(isinstance(h, str) and h for h in no_proxy)):
-        errors.append(f"bottle_no_proxy={shown(no_proxy)} must be a list of host names or addresses")
+        errors.append(f"bottle_no_proxy={as_json(no_proxy)} must be a list of host names or addresses")
     guest_env = inputs.get("bottle_guest_env")
     if guest_env is not None and not isinstance(guest_env, Mapping):
-        errors.append(f"bottle_guest_env={shown(guest_env)} must be a mapping of variable names to values")
+        errors.append(f"bottle_guest_env={as_json(guest_env)} must be a mapping of variable names to values")
     for name in DURATIONS:
         value = seconds(inputs.get(name))
         if value is None or value <= 0 or (name != "bottle_smolvm_db_timeout" and value != int(value)):
             kind = "number" if name == "bottle_smolvm_db_timeout" else "whole number"
-            errors.append(f"{name}={shown(inputs.get(name))} must be a positive {kind} of seconds")
+            errors.append(f"{name}={as_json(inputs.get(name))} must be a positive {kind} of seconds")
     for name in SIZES:
         value = inputs.get(name)
         if value is not None and (whole_number(value) or 0) < 1:
-            errors.append(f"{name}={shown(value)} must be a positive whole number, or null for smolvm's default")
+            errors.append(f"{name}={as_json(value)} must be a positive whole number, or null for smolvm's default")
     return errors
 
 
 def input_errors(inputs: Mapping, state: str = "present", smolmachine_stat=None, host: str = "the managed host"):
     if not isinstance(inputs, Mapping):
-        raise InputError(f"expected the role's inputs as a mapping, got {shown(inputs)}")
+        raise InputError(f"expected the role's inputs as a mapping, got {as_json(inputs)}")
     if state not in ("present", "absent"):
-        raise InputError(f"state={shown(state)} must be present or absent")
+        raise InputError(f"state={as_json(state)} must be present or absent")
     errors = common_errors(inputs)
     if state == "present":
         errors += launch_errors(inputs, smolmachine_stat, host)
@@ -186,10 +186,10 @@ def input_errors(inputs: Mapping, state: str = "present", smolmachine_stat=None,
 def published_on_alias_alone(published, alias: str, ports: list):
     """None when every wanted port is published and every binding is on the alias; else why not."""
     if not isinstance(published, Mapping):
-        return f"Docker shows no published ports ({shown(published)})"
+        return f"Docker shows no published ports ({as_json(published)})"
     missing = [port for port in ports if not published.get(f"{port}/tcp")]
     if missing:
-        return f"ports {shown(missing)} are not published"
+        return f"ports {as_json(missing)} are not published"
     elsewhere = sorted(f"{binding.get('HostIp') or '*'}:{binding.get('HostPort')} ({key})"
                        for key, bindings in published.items() for binding in bindings or ()
                        if binding.get("HostIp") != alias)
@@ -208,7 +208,7 @@ def endpoints(alias: str, ports, container=None, predicted: bool = False, proxy_
               guest_env=None, guest_url_env=None) -> dict:
     """Where the guest reaches the bundle, what it is told, and whether the bundle is confined."""
     if not isinstance(alias, str) or not alias:
-        raise InputError(f"alias={shown(alias)} must be the bottle's address")
+        raise InputError(f"alias={as_json(alias)} must be the bottle's address")
     wanted = tcp_ports(ports)
     specs = url_specs(guest_url_env)
     published = ((container or {}).get("NetworkSettings") or {}).get("Ports")
@@ -218,7 +218,7 @@ def endpoints(alias: str, ports, container=None, predicted: bool = False, proxy_
     if proxy_port is not None:
         proxy = urls.get(whole_number(proxy_port))
         if proxy is None:
-            raise InputError(f"bottle_proxy_port={shown(proxy_port)} must be one of bottle_bundle_ports={shown(wanted)}")
+            raise InputError(f"bottle_proxy_port={as_json(proxy_port)} must be one of bottle_bundle_ports={as_json(wanted)}")
         env.update(dict.fromkeys(PROXY_VARIABLES, proxy))
     env.update(dict.fromkeys(NO_PROXY_VARIABLES, ",".join([alias, *(no_proxy or ())])))
     for name, (scheme, port) in specs.items():
@@ -238,7 +238,7 @@ def endpoints(alias: str, ports, container=None, predicted: bool = False, proxy_
         "env": env,
         "predicted": bool(predicted),
         "confinement_error": None if why is None else (
-            f"{bundle} does not publish ports {shown(wanted)} on {alias} alone: {why}; so the bottle would "
+            f"{bundle} does not publish ports {as_json(wanted)} on {alias} alone: {why}; so the bottle would "
             f"not be confined to its address; remove the container and launch again"),
     }
 
