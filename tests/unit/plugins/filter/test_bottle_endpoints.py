@@ -128,11 +128,12 @@ def test_a_bundle_not_read_is_not_proven_unless_predicted(container):
     (dict(alias=""), 'alias="" must be the bottle\'s address'),
 ])
 def test_unusable_inputs_fail_naming_the_value(kwargs, expected):
-    args = dict(alias=ALIAS, ports=[9099])
-    args.update(kwargs)
+    options = dict(kwargs)
+    alias = options.pop("alias", ALIAS)
+    ports = options.pop("ports", [9099])
 
     with pytest.raises(AnsibleFilterError) as caught:
-        bottle_endpoints(args.pop("alias"), args.pop("ports"), **args)
+        bottle_endpoints(alias, ports, **options)
 
     assert str(caught.value).startswith("bottle_endpoints: ")
     assert expected in str(caught.value)

@@ -36,7 +36,8 @@ SLUG_MESSAGE = ("cannot name the bottle's VM (bot-bottle-{slug}), container and 
                 "'--', for example researcher-m3hxd")
 
 
-def errors(state="present", stat=A_FILE, **changes):
+def errors(state="present", stat="a file", **changes):
+    stat = A_FILE if stat == "a file" else stat
     return bottle_input_errors(dict(GOOD, **changes), state=state, smolmachine_stat=stat, host="devbox")
 
 
