@@ -316,7 +316,7 @@ class SmolvmCli:
         rc, out, err = run(argv)
         if rc != 0:
             raise SmolvmVersionError(
-                f"`{resolved} --version` failed (exit {rc}): {_said(err, out)}; check that "
+                f"`{resolved} --version` failed (exit {rc}): {_smolvm_words(err, out)}; check that "
                 f"executable is smol-machines' smolvm", argv=argv, rc=rc, stdout=out, stderr=err)
         version, _text = parse_version(out)
         cli = cls(resolved, run, version)
@@ -427,7 +427,7 @@ class SmolvmCli:
         rc, out, err = self._run(argv)
         if rc != 0:
             what = " ".join(argv[1:3]) if len(argv) > 2 else argv[0]
-            raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {_said(err, out)}",
+            raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {_smolvm_words(err, out)}",
                                      argv=argv, rc=rc, stdout=out, stderr=err)
         return out
 
@@ -459,14 +459,14 @@ class SmolvmCli:
         return None
 
 
-def _still(expected, machine):
+def _has_fields(expected, machine):
     """Whether ``machine`` (an `ls` object or None) still has every field of ``expected``."""
     if expected is None or machine is None:
         return expected is None and machine is None
     return all(machine.get(key) == value for key, value in expected.items())
 
 
-def _shown(machine):
+def _describe_listing(machine):
     if machine is None:
         return "not listed"
     return f"listed in state {machine.get('state')!r} with pid {machine.get('pid')!r}"
@@ -497,7 +497,7 @@ class _Backoff:
         self._delay = min(self._delay * 2, self._most)
 
 
-def _said(stderr, stdout=""):
+def _smolvm_words(stderr, stdout=""):
     text = (stderr or "").strip() or (stdout or "").strip()
     return text if text else "(smolvm printed nothing)"
 
@@ -614,8 +614,8 @@ class MachineManager:
             "warnings": list(self.warnings),
         }
 
-    def _act(self, name, argv, check_mode, leaves):
-        """Run one command that changes the machine; ``leaves`` is what it is known to leave
+    def _act(self, name, argv, check_mode, expected_after):
+        """Run one command that changes the machine; ``expected_after`` is what it is known to leave
         listed (None: nothing), for the lock check of the next command."""
         self.commands.append(argv)
         if not check_mode:
@@ -623,7 +623,7 @@ class MachineManager:
         # Only once the command succeeded (or would run, in check mode): a refused create
         # changed nothing.
         self.changed = True
-        self._expected = leaves
+        self._expected = expected_after
 
     def _run_through_lock(self, name, argv):
         """Run ``argv``; while smolvm refuses it on its locked database and the machine is
@@ -648,17 +648,17 @@ class MachineManager:
             rc, out, err = self.cli.try_run(argv)
             if rc == 0:
                 return out
-            said = _said(err, out)
+            said = _smolvm_words(err, out)
             facts = dict(argv=argv, rc=rc, stdout=out, stderr=err)
             if DB_LOCKED not in (err or ""):
                 raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {said}", **facts)
             now = self.cli.get_machine(name)
-            if not _still(self._expected, now):
+            if not _has_fields(self._expected, now):
                 raise SmolvmCommandError(
                     f"smolvm {what} failed (exit {rc}) on smolvm's locked database "
                     f"{self.db_path}: {said}; not retried, because machine {name} is no longer "
-                    f"as it was before the command (it is now {_shown(now)}, it was "
-                    f"{_shown(self._expected)}), so part of it may have taken effect; look at "
+                    f"as it was before the command (it is now {_describe_listing(now)}, it was "
+                    f"{_describe_listing(self._expected)}), so part of it may have taken effect; look at "
                     f"`smolvm machine ls` before running it again", **facts)
             backoff.start(self._lock_timeout)
             if backoff.remaining() <= 0:
@@ -667,7 +667,7 @@ class MachineManager:
                     f"{attempts} time(s) in a row over db_timeout={self._lock_timeout:g} s: "
                     f"{said}; smolvm's database {self.db_path} stayed locked by another smolvm "
                     f"command or another process holding it open in a transaction. Nothing was "
-                    f"written: machine {name} is {_shown(now)}, as before. Wait for the other "
+                    f"written: machine {name} is {_describe_listing(now)}, as before. Wait for the other "
                     f"command to end and run again, or raise db_timeout", **facts)
             backoff.wait()
             self.lock_retries += 1
@@ -749,7 +749,7 @@ class MachineManager:
             if backoff.remaining() <= 0:
                 raise SmolvmCommandError(
                     f"machine {name} did not answer `machine exec -- true` within {timeout} s "
-                    f"({attempts} attempts); last error (exit {rc}): {_said(err, out)}; raise "
+                    f"({attempts} attempts); last error (exit {rc}): {_smolvm_words(err, out)}; raise "
                     f"wait_timeout if the guest boots slowly", argv=argv, rc=rc, stdout=out, stderr=err)
             backoff.wait()
 
