@@ -1,5 +1,5 @@
-"""Check the verdicts of one cleanup run, read from ansible-playbook's JSON output
-(ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json): exactly the bottles given as --reaped were reaped
+"""Check the verdicts of one cleanup run, read from ansible-playbook's JSON event lines
+(callback_plugins/event_lines.py): exactly the bottles given as --reaped were reaped
 (or would be, in check mode), exactly those given as --left-alone were left alone, each for a reason
 holding the given words. An argument `SLUG: PARTS[: WORDS]`; an empty argument is ignored."""
 
@@ -16,10 +16,10 @@ parser.add_argument("--left-alone", action="append", default=[])
 args = parser.parse_args()
 
 with open(args.log, encoding="utf-8") as handle:
-    output = json.load(handle)
-assert output["stats"]["localhost"]["failures"] == 0, output["stats"]
-shown = [task["hosts"]["localhost"]["msg"] for play in output["plays"] for task in play["tasks"]
-         if task["task"]["name"] == TASK]
+    events = [json.loads(line) for line in handle if line.startswith("{")]
+stats = [event["hosts"] for event in events if event["event"] == "stats"]
+assert stats and stats[0]["localhost"]["failures"] == 0, stats
+shown = [event["result"]["msg"] for event in events if event["event"] == "result" and event["task"] == TASK]
 assert len(shown) == 1, f"{TASK!r} ran {len(shown)} times"
 verdicts = shown[0]
 

@@ -5,7 +5,7 @@
 # (no change), cleanup in check mode (reaps nothing), cleanup (reaps only what is provably this
 # user's and orphaned, leaves the rest alone with a reason), teardown twice.
 # Each state is checked by state.yml, which reads Docker and the stand-in's smolvm directly; the
-# cleanup's verdicts are read from ansible-playbook's JSON output (cleanup_verdict.py).
+# cleanup's verdicts are read from ansible-playbook's JSON output (cleanup_verdict.py, through callback_plugins/event_lines.py).
 set -eux
 
 vars_file=$(cd ../.. && pwd)/integration_config.yml
@@ -146,14 +146,14 @@ expect() {  # expect LOG: the cleanup's verdicts are exactly these
 }
 
 # Cleanup in check mode reports the same verdicts and reaps nothing.
-ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+ANSIBLE_CALLBACK_PLUGINS=$here/callback_plugins ANSIBLE_STDOUT_CALLBACK=event_lines \
   ansible-playbook bot_bottle.smolmachines.cleanup --check "${common[@]}" > "$tmp/cleanup-check.json"
 expect "$tmp/cleanup-check.json"
 engine_snapshot > "$tmp/after-check"
 diff "$tmp/before" "$tmp/after-check"
 
 # Cleanup reaps only the parts it proved this user's and orphaned; everything else stays as it was.
-ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+ANSIBLE_CALLBACK_PLUGINS=$here/callback_plugins ANSIBLE_STDOUT_CALLBACK=event_lines \
   ansible-playbook bot_bottle.smolmachines.cleanup "${common[@]}" > "$tmp/cleanup.json"
 expect "$tmp/cleanup.json"
 state "$whole" machine container network
