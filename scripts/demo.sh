@@ -93,6 +93,10 @@ bottle_environment:
 YAML
 fi
 cat >> "$work/vars.yml" <<YAML
+# The default pool for smolvm >= 1.1.3 (README "Which pool for which smolvm"), spelt out for roles
+# whose default is still the TSI-era 127.0.0.16-31.
+bottle_pool_first: 198.18.0.16
+bottle_pool_last: 198.18.0.31
 bottle_bundle_image: ${BOTTLE_BUNDLE_IMAGE:-$TEST_IMAGE}
 bottle_bundle_ports: [9099, 9418, 9100]
 bottle_guest_url_env:
