@@ -39,7 +39,9 @@ def test_engine_stops_between_alias_and_bundle(lab):
     # The alias was handed out (and its lease written) through the engine before it went away.
     assert run.task_results(ALIAS_TASK) == ["changed"], run.tail()
     failure = run.failure()
-    assert failure.startswith("Create the bundle network: Error connecting"), failure
+    # The first Docker call after the alias: the role's read of the parts, or (older roles) the network.
+    assert failure.startswith(("Read which of the bottle's Docker parts exist already: Error connecting",
+                               "Create the bundle network: Error connecting")), failure
     assert "Connection refused" in failure, failure
     # The engine is gone, so the role cannot prove the container and the network absent, and says
     # so; the lease needs no engine to be released.
@@ -199,7 +201,8 @@ def test_killed_launch_reaped_by_cleanup(lab):
         assert verdicts["reaped"] == [], verdicts
         assert [item["slug"] for item in verdicts["left_alone"]] == [slug], verdicts
         assert "not in this user's smolvm state" in verdicts["left_alone"][0]["reason"], verdicts
-        assert lab.left(slug) == ["container", "network"]
+        # The expired lease stays in the table (no allocation has pruned it); it holds nothing.
+        assert lab.left(slug) == ["container", "lease", "network"]
         return
     assert verdicts == {"reaped": [{"slug": slug, "parts": ["container", "network"]}], "left_alone": []}
     assert lab.left(slug) == []
