@@ -4,9 +4,11 @@
 # VM allowlist, then tear both down with the teardown playbook.
 #
 # smolvm: a real smolvm on PATH is used when BOTTLE_SMOLMACHINE names a packed .smolmachine for it
-# to boot. Otherwise the smolvm stand-in (tests/standins/smolvm, version 0.8.0) plays smolvm, with
-# its state database in a temporary directory. The demo says which one runs.
-# BOTTLE_BUNDLE_IMAGE picks the sidecar bundle image (default: the locally built test image).
+# to boot. Otherwise the smolvm stand-in (tests/standins/smolvm) plays smolvm 1.32.2 (virtio-net
+# under an allowlist), booting a minimal pack made by tests/standins/smolmachine_pack.py, with its
+# state database in a temporary directory. The demo says which one runs.
+# The bottles take their addresses from the role's default pool (198.18.0.16-198.18.0.31 held on
+# lo); BOTTLE_BUNDLE_IMAGE picks the sidecar bundle image (default: the locally built test image).
 #
 # On Linux everything after the set-up runs inside the network namespace of scripts/netns.sh (as
 # root), with the engine that lives there: the bottles' addresses, the ports published on them and
@@ -57,6 +59,9 @@ random_suffix() {
   "$VENV/bin/python" -c 'import secrets, string; print("".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5)))'
 }
 
+# The newest smolvm pinned here: an allowlisted VM runs on virtio-net, so bottle addresses lie
+# outside 127/8.
+STANDIN_VERSION=1.32.2
 real_version=""
 if command -v smolvm >/dev/null 2>&1; then
   # The PyPI package named smolvm is another program; smolvm itself prints `smolvm X.Y.Z`.
@@ -74,17 +79,24 @@ else
   else
     log "no smolvm on PATH"
   fi
-  log "using the smolvm STAND-IN (tests/standins/smolvm, version 0.8.0): no VM really boots; its state lives in $work/data"
-  echo '{"image": "bot-bottle/agent:demo", "cmd": ["sleep", "infinity"]}' > "$work/agent.smolmachine"
+  log "using the smolvm STAND-IN (tests/standins/smolvm, as smolvm $STANDIN_VERSION): no VM really boots; its state lives in $work/data"
+  "$VENV/bin/python" "$COLLECTION_DIR/tests/standins/smolmachine_pack.py" "$work/agent.smolmachine" \
+    --image bot-bottle/agent:demo --cmd sleep infinity
   cat > "$work/vars.yml" <<YAML
 bottle_smolvm_executable: $COLLECTION_DIR/tests/standins/smolvm
 bottle_smolmachine: $work/agent.smolmachine
 bottle_environment:
   XDG_DATA_HOME: $work/data
-  SMOLVM_STANDIN_VERSION: "0.8.0"
+  SMOLVM_STANDIN_VERSION: "$STANDIN_VERSION"
+  # The stand-in's `#!/usr/bin/env python` must find the venv's interpreter (zstandard, sqlite3).
+  PATH: "$VENV/bin:$PATH"
 YAML
 fi
 cat >> "$work/vars.yml" <<YAML
+# The default pool for smolvm >= 1.1.3 (README "Which pool for which smolvm"), spelt out for roles
+# whose default is still the TSI-era 127.0.0.16-31.
+bottle_pool_first: 198.18.0.16
+bottle_pool_last: 198.18.0.31
 bottle_bundle_image: ${BOTTLE_BUNDLE_IMAGE:-$TEST_IMAGE}
 bottle_bundle_ports: [9099, 9418, 9100]
 bottle_guest_url_env:
@@ -109,12 +121,30 @@ import json
 import sys
 
 work, slugs = sys.argv[1], sys.argv[2:]
-rows = [("slug", "alias", "ports (container->host)", "allowlist")]
+
+
+def describe_probe(probe):
+    """One cell for the role's egress probe (smolvm_probe's results); a role may not report one."""
+    if probe is None:
+        return "(this role reports no probe)"
+    results = probe.get("results") if isinstance(probe, dict) else probe
+    if not isinstance(results, list):
+        return json.dumps(probe, sort_keys=True)
+    cells = []
+    for result in results:
+        as_expected = result.get("reached") == (result.get("expected") == "reachable")
+        verb = "reached" if result.get("reached") else "not reached"
+        cells.append(f"{result.get('host')}:{result.get('port')} {verb}{'' if as_expected else ' (WRONG)'}")
+    return ", ".join(cells) or "(no targets)"
+
+
+rows = [("slug", "address", "ports (container->host)", "allowlist", "probe")]
 for slug in slugs:
     with open(f"{work}/{slug}.json", encoding="utf-8") as handle:
         bottle = json.load(handle)
     ports = " ".join(f"{port}->{host}" for port, host in bottle["ports"].items())
-    rows.append((bottle["slug"], bottle["alias"], ports, ", ".join(bottle["allowlist"])))
+    rows.append((bottle["slug"], bottle["alias"], ports, ", ".join(bottle["allowlist"]),
+                 describe_probe(bottle.get("probe"))))
 widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 for index, row in enumerate(rows):
     print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

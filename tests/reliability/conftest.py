@@ -53,24 +53,28 @@ RUN_TIMEOUT = 240
 # Seconds to wait for a stand-in hook to report that a launch reached it.
 HOOK_TIMEOUT = 120
 
+# The label by which cleanup proves Docker parts this user's: the smolvm DB they belong to.
+OWNER_LABEL = "bot_bottle.smolmachines.smolvm_db"
 MACHINE = "bot-bottle-{}"
 CONTAINER = "bot-bottle-sidecars-{}"
 NETWORK = "bot-bottle-bundle-{}"
 
-# The default callback's task header and result lines.
-TASK_HEADER = re.compile(r"^TASK \[(?:[\w.]+ : )?(?P<name>.*)\] \**$")
-RESULT_LINE = re.compile(r"^(?P<status>ok|changed|fatal|skipping|failed|included): \[")
+# The test-only stdout callback that prints one JSON event a line (task start, result, stats), as
+# each happens: the suite reads these events, never the default callback's human output.
+EVENT_CALLBACKS = COLLECTION_DIR / "tests" / "integration" / "targets" / "bottle_playbooks" / "callback_plugins"
 
 
 class Run:
     """One ansible-playbook process in its own session. Its output (stdout and stderr) is read as
-    it comes, into `lines` and a log file; wait_for() blocks until a line matches. Past `timeout`
-    a watchdog kills the whole run (kill()), which ends the output and every wait."""
+    it comes, into `lines` and a log file, and each JSON event line also into `events`;
+    wait_for() blocks until an event matches. Past `timeout` a watchdog kills the whole run
+    (kill()), which ends the output and every wait."""
 
     def __init__(self, argv, env, cwd, log_path, timeout=RUN_TIMEOUT):
         self.argv = argv
         self.log_path = log_path
         self.lines = []
+        self.events = []
         self.timed_out = False
         self.killed = False
         self._done = False
@@ -88,8 +92,11 @@ class Run:
         with open(self.log_path, "w", encoding="utf-8") as log:
             for line in self.proc.stdout:
                 log.write(line)
+                event = _event(line)
                 with self._cond:
                     self.lines.append(line.rstrip("\n"))
+                    if event is not None:
+                        self.events.append(event)
                     self._cond.notify_all()
         with self._cond:
             self._done = True
@@ -128,19 +135,21 @@ class Run:
         assert not self.timed_out, f"{self.describe()} hung and was killed after {RUN_TIMEOUT} s:\n{self.tail()}"
         return rc
 
-    def wait_for(self, pattern) -> str:
-        """The first output line matching `pattern`; fails if the output ends without one."""
-        regex = re.compile(pattern)
+    def wait_for(self, status, task=None, msg=None) -> dict:
+        """The first result event with this status (and task name, and words in its msg); fails if
+        the output ends without one."""
         seen = 0
         with self._cond:
             while True:
-                for line in self.lines[seen:]:
-                    if regex.search(line):
-                        return line
-                seen = len(self.lines)
+                for event in self.events[seen:]:
+                    if (event["event"] == "result" and event["status"] == status
+                            and (task is None or _task_is(event, task))
+                            and (msg is None or msg in str(event["result"].get("msg", "")))):
+                        return event
+                seen = len(self.events)
                 if self._done:
-                    raise AssertionError(f"{self.describe()} ended without printing a line matching "
-                                         f"{pattern!r}:\n{self.tail()}")
+                    raise AssertionError(f"{self.describe()} ended without a {status} result"
+                                         f" of {task!r} saying {msg!r}:\n{self.tail()}")
                 self._cond.wait()
 
     @property
@@ -161,27 +170,41 @@ class Run:
             failure = "(no failure message)"
         return f"{self.describe()}: {failure}\n{self.tail(15)}"
 
+    def results(self, name=None) -> list:
+        """The result events (of tasks named `name`), in order."""
+        return [event for event in self.events
+                if event["event"] == "result" and (name is None or _task_is(event, name))]
+
     def task_results(self, name) -> list:
-        """The result words (ok, changed, fatal, skipping, ...) printed for tasks named `name`."""
-        results, current = [], None
-        for line in self.lines:
-            header = TASK_HEADER.match(line)
-            if header:
-                current = header.group("name")
-                continue
-            result = RESULT_LINE.match(line)
-            if result and current == name:
-                results.append(result.group("status"))
-        return results
+        """The result words (ok, changed, fatal, skipping, ...) of the tasks named `name`."""
+        return [event["status"] for event in self.results(name)]
+
+    def shown(self, name) -> object:
+        """The msg of the one result of the debug task named `name`."""
+        found = [event["result"]["msg"] for event in self.results(name)]
+        assert len(found) == 1, f"{self.describe()}: {name!r} ran {len(found)} times:\n{self.tail()}"
+        return found[0]
 
     def failure(self) -> str:
         """The message of the last failed task (the role re-raises the one that stopped it)."""
-        text = self.output
-        start = text.rfind("fatal: [")
-        assert start >= 0, f"{self.describe()} printed no failure:\n{self.tail()}"
-        payload = text.index("=> ", start) + 3
-        result = json.JSONDecoder().raw_decode(text[payload:])[0]
-        return result.get("msg", "")
+        fatal = [event for event in self.results() if event["status"] == "fatal"]
+        assert fatal, f"{self.describe()} printed no failure:\n{self.tail()}"
+        return fatal[-1]["result"].get("msg", "")
+
+
+def _event(line: str):
+    """The JSON event a line of output holds, or None (warnings and the like)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _task_is(event: dict, name: str) -> bool:
+    """Whether a result event is of the task `name` (a role's task may carry `role : `)."""
+    return event["task"] == name or event["task"].endswith(f" : {name}")
 
 
 def _descendants(root: int) -> list:
@@ -459,6 +482,7 @@ class Lab:
         if check:
             argv.append("--check")
         env = dict(os.environ, PYTHONUNBUFFERED="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   ANSIBLE_CALLBACK_PLUGINS=str(EVENT_CALLBACKS), ANSIBLE_STDOUT_CALLBACK="event_lines",
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                    ANSIBLE_RETRY_FILES_ENABLED="false")
         run = Run(argv, env, str(self.root), str(vars_file.with_suffix(".log")))
