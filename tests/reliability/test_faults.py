@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CONTAINER, MACHINE, OWNER_LABEL, alive
+from conftest import MACHINE, OWNER_LABEL, alive
 
 ALLOWLIST_TASK = "Force the VM's persisted allowlist to the alias's /32 and read it back"
 START_TASK = "Start the VM and wait until the guest answers"
@@ -43,10 +43,9 @@ def test_engine_stops_between_alias_and_bundle(lab):
     assert failure.startswith(("Read which of the bottle's Docker parts exist already: Error connecting",
                                "Create the bundle network: Error connecting")), failure
     assert "Connection refused" in failure, failure
-    # The engine is gone, so the role cannot prove the container and the network absent, and says
-    # so; the lease needs no engine to be released.
-    assert f"undoing this run also failed: removing container {CONTAINER.format(slug)}: " in failure
-    assert "releasing the alias lease" not in failure, failure
+    # The read failed before this run created any Docker part, so the undo has nothing to remove
+    # there; the lease needs no engine to be released.
+    assert "undoing this run also failed" not in failure, failure
     assert not run.task_results(START_TASK)
     _nothing_left(lab, slug)
     assert lab.leases() == []
