@@ -6,6 +6,7 @@ bottle's address alone, and the message of a failed launch. Plain values in, pla
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -17,6 +18,12 @@ SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,28}", re.ASCII)
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
+# From smolvm 1.1.3 a VM with an allowlist runs on virtio-net, whose 127.0.0.0/8 is the guest's own.
+GUEST_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+DEFAULT_POOL = "198.18.0.16-198.18.0.31"
+# How the guest addresses the host's 127.0.0.1: as itself under TSI, through the relay's gateway
+# under virtio-net (crates/smolvm-network/src/tcp_relay.rs host_connect_addr).
+HOST_LOOPBACK_FROM_GUEST = {"tsi": "127.0.0.1", "virtio-net": "100.96.0.1"}
 DURATIONS = ("bottle_lease_ttl", "bottle_wait_timeout", "bottle_smolvm_db_timeout")
 SIZES = ("bottle_cpus", "bottle_mem")
 
@@ -172,14 +179,38 @@ def launch_errors(inputs: Mapping, smolmachine_stat=None, host: str = "the manag
     return errors
 
 
-def input_errors(inputs: Mapping, state: str = "present", smolmachine_stat=None, host: str = "the managed host"):
+def pool_errors(inputs: Mapping, backend=None, smolvm_version=None) -> list:
+    """The pool is two IPv4 addresses in order, and outside 127/8 when the VM gets virtio-net."""
+    first, last = inputs.get("bottle_pool_first"), inputs.get("bottle_pool_last")
+    try:
+        low, high = ipaddress.IPv4Address(str(first)), ipaddress.IPv4Address(str(last))
+    except ValueError:
+        return [f"bottle_pool_first={as_json(first)} and bottle_pool_last={as_json(last)} must be IPv4 addresses, "
+                f"for example {DEFAULT_POOL.replace('-', ' and ')}"]
+    if low > high:
+        return [f"bottle_pool_first={low} comes after bottle_pool_last={high}; give the lower address first"]
+    if backend == "virtio-net" and (low in GUEST_LOOPBACK or high in GUEST_LOOPBACK):
+        installed = f"smolvm {smolvm_version}" if smolvm_version else "the installed smolvm"
+        return [f"the pool {low}-{high} lies inside 127.0.0.0/8, but {installed} puts a VM with an allowlist on "
+                f"the virtio-net backend (smolvm 1.1.3 and later), where the guest's 127.0.0.0/8 is its own "
+                f"loopback: the guest could not reach its sidecars on the host. Set bottle_pool_first and "
+                f"bottle_pool_last to a range outside 127.0.0.0/8 that the host holds on its loopback interface, "
+                f"for example the default {DEFAULT_POOL} (the role adds it to lo with bottle_pool_manage)"]
+    return []
+
+
+def input_errors(inputs: Mapping, state: str = "present", smolmachine_stat=None, host: str = "the managed host",
+                 backend=None, smolvm_version=None):
     if not isinstance(inputs, Mapping):
         raise InputError(f"expected the role's inputs as a mapping, got {as_json(inputs)}")
     if state not in ("present", "absent"):
         raise InputError(f"state={as_json(state)} must be present or absent")
+    if backend not in (None, *HOST_LOOPBACK_FROM_GUEST):
+        raise InputError(f"backend={as_json(backend)} must be tsi, virtio-net or null (unknown)")
     errors = common_errors(inputs)
     if state == "present":
         errors += launch_errors(inputs, smolmachine_stat, host)
+        errors += pool_errors(inputs, backend, smolvm_version)
     return errors
 
 
@@ -241,6 +272,56 @@ def endpoints(alias: str, ports, container=None, predicted: bool = False, proxy_
             f"{bundle} does not publish ports {as_json(wanted)} on {alias} alone: {why}; so the bottle would "
             f"not be confined to its address; remove the container and launch again"),
     }
+
+
+def probe_target(target, what: str) -> dict:
+    """A {host, port} target with a non-empty host and a TCP port; else an error naming it."""
+    host = (target or {}).get("host") if isinstance(target, Mapping) else None
+    port = whole_number((target or {}).get("port")) if isinstance(target, Mapping) else None
+    if not isinstance(host, str) or not host.strip() or host != host.strip() or port is None or not 1 <= port <= 65535:
+        raise InputError(f"{what}={as_json(target)} must be {{host: ADDRESS, port: PORT}} with a TCP port from 1 to "
+                         f"65535, for example {{host: 198.18.0.17, port: 9099}}")
+    return {"host": host, "port": port}
+
+
+def probe_targets(alias: str, host_ports, containers=(), own_container: str = "", backend: str = "virtio-net",
+                  unreachable=()) -> dict:
+    """What the guest must reach (its own address at each host port) and must not: every other
+    running bundle's published endpoints, the host's loopback at the bottle's host ports as the
+    guest addresses it, and the extra targets given."""
+    if not isinstance(alias, str) or not alias:
+        raise InputError(f"alias={as_json(alias)} must be the bottle's address")
+    if backend not in HOST_LOOPBACK_FROM_GUEST:
+        raise InputError(f"backend={as_json(backend)} must be tsi or virtio-net")
+    values = host_ports.values() if isinstance(host_ports, Mapping) else host_ports
+    ports = [whole_number(port) for port in values or ()]
+    if not ports or any(port is None or not 1 <= port <= 65535 for port in ports):
+        raise InputError(f"host_ports={as_json(host_ports)} must be the bottle's published host ports, at least one")
+    reachable = [{"host": alias, "port": port} for port in sorted(set(ports))]
+    wanted = []
+    for container in containers or ():
+        names = [str(name).lstrip("/") for name in (container or {}).get("Names") or ()]
+        if own_container and own_container.lstrip("/") in names:
+            continue
+        for binding in (container or {}).get("Ports") or ():
+            if binding.get("Type", "tcp") != "tcp" or not binding.get("PublicPort"):
+                continue
+            address = binding.get("IP") or "0.0.0.0"
+            # A port published on every address is reachable at the bottle's own address too.
+            host = alias if address in ("0.0.0.0", "::") else address
+            wanted.append({"host": host, "port": whole_number(binding["PublicPort"])})
+    loopback = HOST_LOOPBACK_FROM_GUEST[backend]
+    wanted += [{"host": loopback, "port": port} for port in sorted(set(ports))]
+    wanted += [probe_target(target, f"bottle_probe_unreachable[{index}]") for index, target in enumerate(unreachable or ())]
+    unique = []
+    for target in wanted:
+        if target in reachable:
+            raise InputError(f"{target['host']}:{target['port']} is both the bottle's own endpoint and one it must "
+                             f"not reach (another bottle's, the host's loopback or bottle_probe_unreachable); "
+                             f"the bottle cannot be proven confined")
+        if target not in unique:
+            unique.append(target)
+    return {"reachable": reachable, "unreachable": unique}
 
 
 def launch_failure(step, result, undone=()) -> str:

@@ -28,6 +28,8 @@ GOOD = {
     "bottle_smolvm_db_timeout": 15,
     "bottle_cpus": None,
     "bottle_mem": None,
+    "bottle_pool_first": "198.18.0.16",
+    "bottle_pool_last": "198.18.0.31",
 }
 A_FILE = {"exists": True, "isreg": True}
 
@@ -36,9 +38,10 @@ SLUG_MESSAGE = ("cannot name the bottle's VM (bot-bottle-{slug}), container and 
                 "'--', for example researcher-m3hxd")
 
 
-def errors(state="present", stat="a file", **changes):
+def errors(state="present", stat="a file", backend="virtio-net", **changes):
     stat = A_FILE if stat == "a file" else stat
-    return bottle_input_errors(dict(GOOD, **changes), state=state, smolmachine_stat=stat, host="devbox")
+    return bottle_input_errors(dict(GOOD, **changes), state=state, smolmachine_stat=stat, host="devbox",
+                               backend=backend)
 
 
 @pytest.mark.parametrize("state", ["present", "absent"])
@@ -160,3 +163,55 @@ def test_a_call_the_role_never_makes_fails(inputs, state, expected):
         bottle_input_errors(inputs, state=state)
 
     assert str(caught.value) == f"bottle_input_errors: {expected}"
+
+
+LOOPBACK_POOL_MESSAGE = (
+    "the pool {first}-{last} lies inside 127.0.0.0/8, but {installed} puts a VM with an allowlist on the virtio-net "
+    "backend (smolvm 1.1.3 and later), where the guest's 127.0.0.0/8 is its own loopback: the guest could not "
+    "reach its sidecars on the host. Set bottle_pool_first and bottle_pool_last to a range outside 127.0.0.0/8 "
+    "that the host holds on its loopback interface, for example the default 198.18.0.16-198.18.0.31 (the role "
+    "adds it to lo with bottle_pool_manage)")
+
+
+@pytest.mark.parametrize("first, last", [("127.0.0.16", "127.0.0.31"), ("126.255.255.250", "127.0.0.1"),
+                                         ("127.255.255.250", "128.0.0.1")])
+def test_a_pool_touching_127_8_is_refused_under_virtio_net_saying_why_and_what_to_set(first, last):
+    found = bottle_input_errors(dict(GOOD, bottle_pool_first=first, bottle_pool_last=last), backend="virtio-net",
+                                smolvm_version="1.32.2")
+
+    assert found == [LOOPBACK_POOL_MESSAGE.format(first=first, last=last, installed="smolvm 1.32.2")]
+
+
+@pytest.mark.parametrize("backend", ["tsi", None])
+def test_a_127_8_pool_stays_allowed_for_tsi_era_smolvm_and_an_unknown_backend(backend):
+    assert errors(backend=backend, bottle_pool_first="127.0.0.16", bottle_pool_last="127.0.0.31") == []
+
+
+def test_the_loopback_pool_message_names_the_installed_smolvm_only_when_known():
+    found = errors(bottle_pool_first="127.0.0.16", bottle_pool_last="127.0.0.31")
+
+    assert found == [LOOPBACK_POOL_MESSAGE.format(first="127.0.0.16", last="127.0.0.31",
+                                                  installed="the installed smolvm")]
+
+
+def test_the_pool_is_not_checked_for_a_teardown():
+    assert errors("absent", bottle_pool_first="127.0.0.16", bottle_pool_last="nonsense") == []
+
+
+@pytest.mark.parametrize("first, last, expected", [
+    ("198.18.0.31", "198.18.0.16", "bottle_pool_first=198.18.0.31 comes after bottle_pool_last=198.18.0.16; "
+                                   "give the lower address first"),
+    ("198.18.0", "198.18.0.31", 'bottle_pool_first="198.18.0" and bottle_pool_last="198.18.0.31" must be IPv4 '
+                                "addresses, for example 198.18.0.16 and 198.18.0.31"),
+    (None, "::1", 'bottle_pool_first=null and bottle_pool_last="::1" must be IPv4 addresses, for example '
+                  "198.18.0.16 and 198.18.0.31"),
+])
+def test_a_pool_that_is_not_two_ordered_ipv4_addresses_is_refused_naming_both(first, last, expected):
+    assert errors(bottle_pool_first=first, bottle_pool_last=last) == [expected]
+
+
+def test_an_unknown_backend_is_a_call_the_role_never_makes():
+    with pytest.raises(AnsibleFilterError) as caught:
+        bottle_input_errors(GOOD, backend="slirp")
+
+    assert str(caught.value) == 'bottle_input_errors: backend="slirp" must be tsi, virtio-net or null (unknown)'
