@@ -12,6 +12,8 @@ import math
 import re
 from collections.abc import Mapping
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import AliasPool, PoolError
+
 # smolvm (0.x) accepts machine names of at most 40 ASCII letters, digits, '-' and '_', starting with
 # a letter or digit; the VM is "bot-bottle-<slug>", which leaves 29. Docker accepts every such name.
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,28}", re.ASCII)
@@ -180,15 +182,13 @@ def launch_errors(inputs: Mapping, smolmachine_stat=None, host: str = "the manag
 
 
 def pool_errors(inputs: Mapping, backend=None, smolvm_version=None) -> list:
-    """The pool is two IPv4 addresses in order, and outside 127/8 when the VM gets virtio-net."""
+    """The pool as bottle_alias would take it, and outside 127/8 when the VM gets virtio-net."""
     first, last = inputs.get("bottle_pool_first"), inputs.get("bottle_pool_last")
     try:
-        low, high = ipaddress.IPv4Address(str(first)), ipaddress.IPv4Address(str(last))
-    except ValueError:
-        return [f"bottle_pool_first={as_json(first)} and bottle_pool_last={as_json(last)} must be IPv4 addresses, "
-                f"for example {DEFAULT_POOL.replace('-', ' and ')}"]
-    if low > high:
-        return [f"bottle_pool_first={low} comes after bottle_pool_last={high}; give the lower address first"]
+        pool = AliasPool(str(first), str(last))
+    except PoolError as exc:
+        return [f"bottle_pool_first={as_json(first)} and bottle_pool_last={as_json(last)}: {exc}"]
+    low, high = ipaddress.IPv4Address(pool.first), ipaddress.IPv4Address(pool.last)
     if backend == "virtio-net" and (low in GUEST_LOOPBACK or high in GUEST_LOOPBACK):
         installed = f"smolvm {smolvm_version}" if smolvm_version else "the installed smolvm"
         return [f"the pool {low}-{high} lies inside 127.0.0.0/8, but {installed} puts a VM with an allowlist on "
