@@ -310,6 +310,8 @@ def probe_targets(alias: str, host_ports, containers=(), own_container: str = ""
             # A port published on every address is reachable at the bottle's own address too.
             host = alias if address in ("0.0.0.0", "::") else address
             wanted.append({"host": host, "port": whole_number(binding["PublicPort"])})
+    # Docker lists containers and bindings in no fixed order; a sorted list keeps the fact stable.
+    wanted.sort(key=lambda target: (target["host"], target["port"]))
     loopback = HOST_LOOPBACK_FROM_GUEST[backend]
     wanted += [{"host": loopback, "port": port} for port in sorted(set(ports))]
     wanted += [probe_target(target, f"bottle_probe_unreachable[{index}]") for index, target in enumerate(unreachable or ())]
