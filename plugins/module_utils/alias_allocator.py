@@ -44,7 +44,7 @@ import os
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils import smolvm_db
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
     DEFAULT_PREFIX, DOCKER_ARGUMENT_SPEC, DOCKER_REQUIRED_TOGETHER, DockerStateError, PublisherReader,
-    check_prefix, docker_client, is_valid_name,
+    check_name, check_prefix, docker_client,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
@@ -77,14 +77,7 @@ def _sort_key(address: str) -> int:
 
 
 def check_slug(slug) -> None:
-    try:
-        check_plain_text("slug", slug)
-    except TextInputError as exc:
-        raise AliasError(str(exc)) from None
-    if not is_valid_name(slug):
-        raise AliasError(
-            f"slug={slug!r} cannot name a bottle; expected letters, digits, '_', '.' or '-', "
-            f"starting with a letter or digit, such as researcher-m3hxd")
+    check_name("slug", slug, AliasError, "name a bottle", "researcher-m3hxd")
 
 
 class Outcome:

@@ -89,15 +89,20 @@ def is_valid_name(value) -> bool:
     return isinstance(value, str) and bool(_NAME_RE.fullmatch(value))
 
 
-def check_prefix(prefix) -> None:
+def check_name(option, value, error, purpose, example) -> None:
+    """Raise `error` unless `value` is plain text that can serve as a Docker or smolvm name."""
     try:
-        check_plain_text("prefix", prefix)
+        check_plain_text(option, value)
     except TextInputError as exc:
-        raise DockerStateError(str(exc)) from None
-    if not is_valid_name(prefix):
-        raise DockerStateError(
-            f"prefix={prefix!r} cannot start a container name; expected letters, digits, '_', '.' "
-            f"or '-', starting with a letter or digit, such as {DEFAULT_PREFIX}")
+        raise error(str(exc)) from None
+    if not is_valid_name(value):
+        raise error(
+            f"{option}={value!r} cannot {purpose}; expected letters, digits, '_', '.' or '-', "
+            f"starting with a letter or digit, such as {example}")
+
+
+def check_prefix(prefix) -> None:
+    check_name("prefix", prefix, DockerStateError, "start a container name", DEFAULT_PREFIX)
 
 
 def _sdk_major() -> int:
