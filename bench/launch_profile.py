@@ -10,14 +10,16 @@ patch really happens) with its state in a temporary XDG_DATA_HOME.
 
 - Sequential: --runs times, with a new slug each time: launch, the same launch again (must report
   changed=0), teardown; each with Ansible's ansible.posix.profile_tasks callback (unsorted, every
-  task). ansible.posix comes from the same `ansible` wheel scripts/setup.sh downloaded, extracted
-  into .build/bench-deps (a bench-only path; the collection does not need it).
+  task). ansible.posix comes from the pinned `ansible` wheel whose community.docker the tests use,
+  extracted by scripts/bench.sh into .build/bench-deps (a bench-only path; the collection does not need it).
 - Concurrent: for each level (default 1, 4, 8), --concurrent-runs times: that many launch playbooks
   started at the same moment for distinct slugs (separate ansible-playbook processes), then as many
   teardowns at once. Total wall time from the first start to the last exit, and each process's own
   time. Each round checks that the launched bottles got distinct aliases.
 
-The pool is a random /27 of 127.0.0.0/8 (second octet 40-239, as the test suites pick theirs), the
+The pool is a random /27 of 127.0.0.0/8 (second octet 40-239, as the test suites pick theirs), or
+of 198.18.0.0/16 with --smolvm-version 1.1.3 or later (virtio-net; run inside the harness's network
+namespace, as scripts/bench.sh does), the
 lease and lock files are temporary, and the slugs start with a random run id, so nothing here
 meets another user of the shared engine. Every bottle is torn down at the end, and any container or
 network left with the run id is removed.
@@ -37,10 +39,10 @@ import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 
 from _common import (BUILD, IMAGE, STANDINS, LoadWatch, ansible_env, check_collection, docker_summary, machine,
                      measured)
@@ -54,14 +56,10 @@ ROLE_PREFIX = "bot_bottle.smolmachines.bottle : "
 
 
 def ensure_posix() -> str:
-    """ansible.posix (for the profile_tasks callback) from the `ansible` wheel, under .build/bench-deps."""
-    if os.path.exists(os.path.join(BENCH_DEPS, POSIX, "MANIFEST.json")):
-        return BENCH_DEPS
-    wheels = sorted(glob.glob(os.path.join(BUILD, "ansible-*-py3-none-any.whl")))
-    if not wheels:
-        sys.exit(f"no ansible-*.whl under {BUILD}: run scripts/setup.sh first (it downloads the wheel)")
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        wheel.extractall(BENCH_DEPS, [name for name in wheel.namelist() if name.startswith(POSIX)])
+    """ansible.posix (for the profile_tasks callback), which scripts/bench.sh extracts from the pinned
+    `ansible` wheel into .build/bench-deps before it enters the network namespace (no PyPI there)."""
+    if not os.path.exists(os.path.join(BENCH_DEPS, POSIX, "MANIFEST.json")):
+        sys.exit(f"ansible.posix is not under {BENCH_DEPS}: run the benchmark through scripts/bench.sh")
     return BENCH_DEPS
 
 
@@ -108,12 +106,17 @@ class Lab:
     def __init__(self, work: str, docker_host: str, smolvm_version: str):
         self.work = work
         self.run_id = "hp" + secrets.token_hex(3)
-        base = f"127.{40 + secrets.randbelow(200)}.{secrets.randbelow(256)}"
+        # From 1.1.3 an allowlisted guest runs on virtio-net, where 127/8 is its own: the role then
+        # needs a pool outside it (a 198.18 /27 on the namespace's lo, added by the role).
+        virtio_net = tuple(int(part) for part in smolvm_version.split(".")) >= (1, 1, 3)
+        base = (f"198.18.{1 + secrets.randbelow(254)}" if virtio_net
+                else f"127.{40 + secrets.randbelow(200)}.{secrets.randbelow(256)}")
         start = 32 * secrets.randbelow(8)
         self.pool = (f"{base}.{start + 1}", f"{base}.{start + 30}")
         smolmachine = os.path.join(work, "agent.smolmachine")
-        with open(smolmachine, "w", encoding="utf-8") as handle:
-            json.dump({"image": "bot-bottle/agent:bench", "cmd": ["sleep", "infinity"]}, handle)
+        # A real pack (smolvm 1.4.0 and later, and the stand-in playing them, refuse anything else).
+        subprocess.run([sys.executable, os.path.join(STANDINS, "smolmachine_pack.py"), smolmachine,
+                        "--image", "bot-bottle/agent:bench", "--cmd", "sleep", "infinity"], check=True)
         # As the demo launches a bottle: three bundle ports, the guest told where the git and MCP
         # sidecars are. The test image's daemons ignore SIGTERM (sh as PID 1), so a teardown waits
         # out the whole stop timeout: 1 s, as in the tests and the demo. Not 0: community.docker

@@ -18,6 +18,26 @@ run_bench() {
     | tee "bench/results/$name.md"
 }
 
+# ansible.posix (launch_profile's profile_tasks callback) from the same pinned `ansible` wheel the
+# tests take community.docker from; fetched here, outside the namespace, which has no PyPI.
+ensure_bench_deps() {
+  local deps="$BUILD/bench-deps" stamp="$BUILD/bench-deps/.from-ansible-$ANSIBLE_BUNDLE_VERSION" tmp
+  [ -e "$stamp" ] && return 0
+  log "extracting ansible.posix from ansible==$ANSIBLE_BUNDLE_VERSION for the benchmarks"
+  tmp=$(mktemp -d)
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
+    "ansible==$ANSIBLE_BUNDLE_VERSION" -d "$tmp"
+  rm -rf "$deps" && mkdir -p "$deps"
+  "$VENV/bin/python" - "$tmp" "$deps" <<'PY'
+import glob, os, sys, zipfile
+wheel, = glob.glob(os.path.join(sys.argv[1], "ansible-*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    archive.extractall(sys.argv[2], [n for n in archive.namelist() if n.startswith("ansible_collections/ansible/posix/")])
+PY
+  rm -rf "$tmp"
+  touch "$stamp"
+}
+
 selected=()
 if [ $# -gt 0 ]; then
   if [ ! -f "$ROOT/bench/$1.py" ] || [[ $1 == _* ]]; then
@@ -36,6 +56,7 @@ reason=$(netns_unusable_reason)
 [ -z "$reason" ] || { log "bench: $reason; run it as root"; exit 1; }
 "$ROOT/scripts/netns.sh" engine-check
 "$ROOT/scripts/sync-collection.sh"
+ensure_bench_deps
 mkdir -p "$ROOT/bench/results"
 cd "$ROOT" || exit 1
 for name in "${selected[@]}"; do
