@@ -45,6 +45,9 @@ seealso:
   - module: bot_bottle.smolmachines.smolvm_machine
   - module: bot_bottle.smolmachines.smolvm_allowlist
   - module: bot_bottle.smolmachines.smolvm_probe
+  - name: Bottle addresses and smolvm versions
+    description: The collection's guide to network backends and smolvm versions.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_addresses.rst
 """
 
 EXAMPLES = r"""

@@ -93,6 +93,9 @@ seealso:
   - module: bot_bottle.smolmachines.smolvm_machine
   - module: bot_bottle.smolmachines.smolvm_machine_info
   - module: bot_bottle.smolmachines.smolvm_allowlist
+  - name: How confinement is proven, and when it fails closed
+    description: The collection's guide, with the probe's targets.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_confinement.rst
 """
 
 EXAMPLES = r"""
