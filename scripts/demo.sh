@@ -93,7 +93,7 @@ bottle_environment:
 YAML
 fi
 cat >> "$work/vars.yml" <<YAML
-# The default pool for smolvm >= 1.1.3 (README "Which pool for which smolvm"), spelt out for roles
+# The default pool for smolvm >= 1.1.3 (docs/docsite/rst/guide_addresses.rst, "Which pool for which smolvm"), spelt out for roles
 # whose default is still the TSI-era 127.0.0.16-31.
 bottle_pool_first: 198.18.0.16
 bottle_pool_last: 198.18.0.31

@@ -108,8 +108,14 @@ run_conformance() {
   (cd "$ROOT" && python -m pytest -p no:cacheprovider -q -n 4 tests/conformance --smolvm-version "$1")
 }
 
-# ansible-lint, then antsibull-changelog checks the changelog fragments (a bad one breaks a release).
-run_lint() { (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q && antsibull-changelog lint); }
+# ansible-lint; antsibull-changelog checks the changelog fragments (a bad one breaks a release);
+# antsibull-docs checks the docsite guides (docs/docsite) and every plugin's documentation and
+# markup, references to this collection and its dependencies included.
+run_lint() {
+  (cd "$COLLECTION_DIR" && ansible-lint --nocolor -q && antsibull-changelog lint \
+    && antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs \
+      --validate-collection-refs all --disallow-unknown-collection-refs .)
+}
 
 run_build() {
   local dist="$BUILD/dist" installed="$BUILD/installed"

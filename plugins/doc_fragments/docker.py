@@ -21,7 +21,6 @@ options:
     default: unix:///var/run/docker.sock
     aliases:
       - docker_url
-    version_added: 0.1.0
   tls_hostname:
     description:
       - When verifying the authenticity of the Docker host, the expected name of the server.
@@ -30,7 +29,6 @@ options:
       - As in community.docker, this option is not supported with Docker SDK for Python 7.0.0 or
         newer, which dropped it; setting it then fails with a message that says so.
     type: str
-    version_added: 0.1.0
   api_version:
     description:
       - The version of the Docker API running on the Docker host.
@@ -43,7 +41,6 @@ options:
     default: auto
     aliases:
       - docker_api_version
-    version_added: 0.1.0
   timeout:
     description:
       - The maximum amount of time in seconds to wait on a response from the API.
@@ -51,7 +48,6 @@ options:
         is used instead. If the environment variable is not set, the default value is used.
     type: int
     default: 60
-    version_added: 0.1.0
   ca_path:
     description:
       - Path to a CA certificate file used to verify the Docker host.
@@ -62,7 +58,6 @@ options:
       - ca_cert
       - tls_ca_cert
       - cacert_path
-    version_added: 0.1.0
   client_cert:
     description:
       - Path to the client's TLS certificate file.
@@ -72,7 +67,6 @@ options:
     aliases:
       - tls_client_cert
       - cert_path
-    version_added: 0.1.0
   client_key:
     description:
       - Path to the client's TLS key file.
@@ -82,7 +76,6 @@ options:
     aliases:
       - tls_client_key
       - key_path
-    version_added: 0.1.0
   tls:
     description:
       - Secure the connection to the API with TLS without verifying the authenticity of the Docker
@@ -91,7 +84,6 @@ options:
         is used instead. If the environment variable is not set, the default value is used.
     type: bool
     default: false
-    version_added: 0.1.0
   validate_certs:
     description:
       - Secure the connection to the API with TLS and verify the authenticity of the Docker host.
@@ -102,7 +94,6 @@ options:
     default: false
     aliases:
       - tls_verify
-    version_added: 0.1.0
 notes:
   - The connection options and their environment variables (E(DOCKER_HOST), E(DOCKER_TLS_HOSTNAME),
     E(DOCKER_API_VERSION), E(DOCKER_CERT_PATH), E(DOCKER_TLS), E(DOCKER_TLS_VERIFY),

@@ -19,7 +19,6 @@ options:
         folded scalar) is refused, never stripped.
     type: str
     default: bot-bottle-sidecars-
-    version_added: 0.1.0
   lock_path:
     description:
       - The allocation lock, the file bot-bottle's own launcher locks too; keep the default to
@@ -34,7 +33,6 @@ options:
         the module fails naming the file, its owner and its mode.
     type: path
     default: ~/.cache/bot-bottle/smolmachines.lock
-    version_added: 0.1.0
   lease_path:
     description:
       - The lease table written by M(bot_bottle.smolmachines.bottle_alias), a JSON file private to
@@ -48,14 +46,12 @@ options:
       - The same ownership, mode and symbolic-link rules as for O(lock_path) apply.
     type: path
     default: ~/.cache/bot-bottle/smolmachines-leases.json
-    version_added: 0.1.0
   lock_timeout:
     description:
       - How long, in seconds, to wait for O(lock_path) and the lease table's lock before failing. The
         message names the process holding the lock when the system says (Linux C(/proc/locks)).
     type: float
     default: 120
-    version_added: 0.1.0
   smolvm_db_path:
     description:
       - The smolvm state DB whose machines' stored allowlists hold addresses. Read-only; a file that
@@ -65,12 +61,10 @@ options:
         on Linux, C(~/Library/Application Support/smolvm/server/smolvm.db) on macOS).
       - Mutually exclusive with O(smolvm_state_dir).
     type: path
-    version_added: 0.1.0
   smolvm_state_dir:
     description:
       - The directory given to smolvm as C(--state-dir) (Linux); its DB is
         C(DIR/.local/share/smolvm/server/smolvm.db).
       - Mutually exclusive with O(smolvm_db_path).
     type: path
-    version_added: 0.1.0
 """

@@ -17,7 +17,6 @@ options:
         C(--version) does not print C(smolvm X.Y.Z) is refused.
     type: path
     default: smolvm
-    version_added: 0.1.0
   state_dir:
     description:
       - Keep smolvm's state (machines, the database) under this directory, passed as
@@ -28,7 +27,6 @@ options:
         task's C(environment) instead (Linux, smolvm 1.2.5 and later), which the module follows
         as smolvm does.
     type: path
-    version_added: 0.1.0
   db_path:
     description:
       - Path of smolvm's state database, when it is not where smolvm puts it.
@@ -40,7 +38,6 @@ options:
         E(XDG_DATA_HOME) is not an absolute path).
       - The file is never created.
     type: path
-    version_added: 0.1.0
   db_timeout:
     description:
       - Seconds to wait for smolvm's database when another smolvm command (or another process)
@@ -54,5 +51,4 @@ options:
     type: float
     default: 30
     aliases: [lock_timeout, timeout]
-    version_added: 0.1.0
 """

@@ -18,9 +18,10 @@ description:
     C(https_proxy), C(http_proxy)) pointing at O(proxy_port), then C(NO_PROXY) and C(no_proxy) (the
     address first, then O(no_proxy)), then one variable per entry of O(guest_url_env); later ones win,
     so no stale value can point the guest at another bottle.
-  - A port Docker has not published yet (a bundle that check mode only predicts) has host port V(0).
   - Fails, naming the value, when a port, O(proxy_port) or an entry of O(guest_url_env) is not usable.
     The P(bot_bottle.smolmachines.bottle_input_errors#filter) filter reports the same problems as a list.
+notes:
+  - A port Docker has not published yet (a bundle that check mode only predicts) has host port V(0).
 positional: _input, ports
 options:
   _input:

@@ -11,6 +11,8 @@ author: bot-bottle developers
 description:
   - Checks the variables of the P(bot_bottle.smolmachines.bottle#role) role before anything is created
     (or removed), and returns one message per problem, so that a single assert reports them all.
+  - Numbers given as strings of digits (extra variables on the command line) count as numbers.
+notes:
   - "For both states: C(bottle_slug) must name the VM C(bot-bottle-<slug>), the container and the
     network (1 to 29 ASCII letters, digits, V(-) or V(_), starting with a letter or digit, not ending
     with V(-), no V(--)); C(bottle_bundle_stop_timeout) must be V(null) or 1 or more (community.docker
@@ -22,7 +24,6 @@ description:
     C(bottle_smolvm_db_timeout) positive (and finite) seconds, C(bottle_cpus) and C(bottle_mem) positive,
     C(bottle_pool_first) and C(bottle_pool_last) IPv4 addresses in order, and, when O(backend=virtio-net),
     outside C(127.0.0.0/8)."
-  - Numbers given as strings of digits (extra variables on the command line) count as numbers.
 positional: _input
 options:
   _input:

@@ -11,13 +11,14 @@ author: bot-bottle developers
 description:
   - Sorts the parts of bottles found on a host into the bottles to reap and the ones to leave alone,
     for the P(bot_bottle.smolmachines.bottle#role) role's teardown.
-  - A bottle is whole while its VM C(bot-bottle-<slug>), its bundle container
-    C(bot-bottle-sidecars-<slug>) and its bundle network C(bot-bottle-bundle-<slug>) all exist.
   - A bottle is this user's when its VM is in this user's smolvm state (the machines given), or when
     its bundle container or network carries the label C(bot_bottle.smolmachines.smolvm_db) naming
     this user's smolvm state DB. Anything else on a shared Docker engine may be another user's
     bottle and is left alone, with the reason.
   - A bottle holding a live alias lease is being launched right now and is left alone.
+notes:
+  - A bottle is whole while its VM C(bot-bottle-<slug>), its bundle container
+    C(bot-bottle-sidecars-<slug>) and its bundle network C(bot-bottle-bundle-<slug>) all exist.
 positional: _input, containers, networks
 options:
   _input:

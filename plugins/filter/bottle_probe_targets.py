@@ -16,6 +16,7 @@ description:
     the bottle's own address), the host's loopback at the bottle's host ports as the guest addresses it
     (V(127.0.0.1) under TSI, the gateway V(100.96.0.1) under virtio-net, which smolvm's relay dials as the
     host's V(127.0.0.1)), then O(unreachable)."
+notes:
   - Fails, naming the target, when a target is both the bottle's own endpoint and one it must not reach, or an
     entry of O(unreachable) is not a C({host, port}) mapping.
 positional: _input, host_ports

@@ -10,47 +10,35 @@ module: bottle_alias
 short_description: Give a bottle its own address from the pool, race-free and fail-closed
 version_added: 0.1.0
 description:
-  - Gives the bottle O(slug) the lowest free address of the pool, so that its sidecar bundle can
-    publish on that address alone and its microVM can be confined to the address's /32.
-  - "An address is in use when any running container on the Docker engine publishes a port on it
-    (whatever its name), when the stored egress allowlist of any smolvm machine covers it (whatever
-    the machine's state: a stopped VM regains its allowlist at start), or when a live lease promises
-    it to a slug whose bundle has not published yet. Docker is read with one API call and smolvm's
-    state DB once, read-only."
-  - The choice and its lease are made under an exclusive lock on O(lock_path), the lock bot-bottle's
-    own launcher takes, and then on the lease table's own lock beside it, so launches in separate
-    processes never get the same address. A lease lasts O(lease_ttl) seconds; asking again does not
-    renew it.
-  - Idempotent per slug. A bottle whose bundle (O(prefix) followed by the slug) publishes on a pool
-    address, or whose VM (C(bot-bottle-) followed by the slug) is allowed one, gets that address back;
-    a bottle holding a lease gets the leased address back. Both report C(changed=false).
-  - Fails closed, handing out nothing, when Docker or smolvm's DB cannot be read; when a container
-    publishes on every address (V(0.0.0.0) or V(::)), because a bottle confined to any address would
-    reach it; when the bottle's own bundle publishes outside the pool (for example on the host's LAN
-    address) or on several addresses, or its bundle and VM disagree; when another container or machine
-    also holds the bottle's address; or when the pool is exhausted.
-  - O(state=absent) releases the slug's lease. It needs neither Docker nor smolvm's DB.
+  - Gives the bottle O(slug) the lowest free address of the pool, so that its sidecar bundle can publish on that
+    address alone and its microVM can be confined to the address's C(/32).
+  - An address is taken while a running container publishes on it, a smolvm machine's stored allowlist covers it, or
+    a live lease promises it. The choice and its lease are made under the lock bot-bottle's own launcher takes, so two
+    launches never get the same address, and asking again for the same slug returns the same address.
+  - O(state=absent) releases the slug's lease. It needs neither Docker nor smolvm's database.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - bot_bottle.smolmachines.pool
   - bot_bottle.smolmachines.leases
   - bot_bottle.smolmachines.docker
-  - ansible.builtin.action_common_attributes
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.platform_flock
 attributes:
   check_mode:
     support: full
     details:
-      - Reports the alias that would be chosen and writes no lease, no lock file.
+      - Reports the address that would be chosen and writes no lease and no lock file.
   diff_mode:
     support: full
     details:
       - Shows the lease table before and after.
-  platform:
+  idempotent:
     support: full
-    platforms: posix
     details:
-      - Needs C(fcntl.flock), so Linux, macOS and the BSDs.
+      - A bottle that holds an address (its bundle publishes on it, its VM is allowed it, or a live lease names it) gets
+        it back with C(changed=false). Asking again does not renew a lease; once it has expired, asking again is a new
+        allocation.
 options:
   slug:
     description:
@@ -61,7 +49,6 @@ options:
         never stripped.
     type: str
     required: true
-    version_added: 0.1.0
   state:
     description:
       - V(present) gives the bottle an alias (the one it holds, or a new lease).
@@ -70,32 +57,30 @@ options:
     type: str
     choices: [present, absent]
     default: present
-    version_added: 0.1.0
   lease_ttl:
     description:
       - How long, in seconds, a new lease keeps its address taken before the bundle publishes on it
         or the VM's allowlist holds it. Choose it longer than a launch takes; at most 604800 (a week).
     type: int
     default: 900
-    version_added: 0.1.0
 notes:
-  - Running containers count, paused ones included; a stopped container holds no address. A smolvm
-    machine counts in any state.
-  - A smolvm machine with networking on and no allowlist is confined to nothing. It takes no address
-    of the pool (it would take all of them) and is named in a warning; keep such machines off hosts
-    where bottles run, because they can reach every bottle's sidecars.
-  - A lease on a reserved address or one outside the pool is not honoured; the slug gets a pool
-    address, with a warning.
-  - "Expiry: once a lease expires its address may go to another bottle. A launch must make its
-    address durable (its bundle publishing on it) before the lease expires, then ask again: it gets
-    RV(source=bound) only while nothing else holds the address. A launch that
-    was given the same address later fails when it asks again, naming the bundle that holds it."
-  - Leases are not renewed by asking again, so that a repeated call reports no change. Expired leases
-    are removed from the table whenever it is written.
+  - Fails closed, handing out nothing, when Docker or smolvm's database cannot be read; when a container publishes on
+    every address (V(0.0.0.0) or V(::)); when the bottle's own bundle publishes outside the pool or on several
+    addresses, or its bundle and VM disagree; when another container or machine also holds the bottle's address; or
+    when the pool is exhausted (RV(holders) names every holder).
+  - A launch must make its address durable (its bundle publishing on it) before the lease expires, then ask again; it
+    gets RV(source=bound) only while nothing else holds the address.
+  - A smolvm machine with networking on and no allowlist takes no address (it would take all of them) and is named in a
+    warning, because it can reach every bottle's sidecars.
+  - What counts as taken, how leases expire and every rule that fails closed are in the guide
+    R(How confinement is proven, ansible_collections.bot_bottle.smolmachines.docsite.guide_confinement).
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias_info
   - module: bot_bottle.smolmachines.loopback_pool
   - module: bot_bottle.smolmachines.smolvm_allowlist
+  - name: How confinement is proven, and when it fails closed
+    description: The collection's guide to handing out addresses, leases and the fail-closed rules.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_confinement.rst
 """
 
 EXAMPLES = r"""

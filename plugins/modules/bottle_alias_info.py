@@ -10,34 +10,25 @@ module: bottle_alias_info
 short_description: List the bottle address pool and who holds each address
 version_added: 0.1.0
 description:
-  - Lists every address of the pool with its holders, as M(bot_bottle.smolmachines.bottle_alias) sees
-    them. V(bound) a running container publishes on it; V(machine) a smolvm machine's stored allowlist
-    allows it; V(leased) a live lease promises it to a bottle whose bundle has not published yet;
-    V(free) otherwise. RV(aliases[].holders) names every holder, so two holders of one address show.
-  - Reads Docker with one API call, smolvm's state DB once (read-only) and the lease table once, under
-    shared locks on O(lock_path) and the lease table's own lock when those files exist, so that the
-    reading does not fall in the middle of an allocation. It writes nothing.
-  - Fails, rather than reporting addresses as free, when Docker, a container's bindings or smolvm's DB
-    cannot be read, or the lease table cannot be understood.
+  - Lists every address of the pool with its holders, as M(bot_bottle.smolmachines.bottle_alias) sees them, and how
+    many addresses are free.
+  - Reads Docker, smolvm's state database and the lease table once each, under shared locks, and writes nothing. It
+    fails, rather than report an address as free, when any of them cannot be read.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
   - bot_bottle.smolmachines.pool
   - bot_bottle.smolmachines.leases
   - bot_bottle.smolmachines.docker
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - It only reads, so check mode returns the same result.
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
-    details:
-      - Needs C(fcntl.flock), so Linux, macOS and the BSDs.
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.info_module
+  - bot_bottle.smolmachines.attributes.platform_flock
+notes:
+  - An address is V(bound) when a running container publishes on it, V(machine) when a smolvm machine's stored
+    allowlist allows it, V(leased) when a live lease promises it, and V(free) otherwise.
+    RV(aliases[].holders) names every holder, so two holders of one address show.
+  - The shared locks on O(lock_path) and the lease table's own lock are taken only when those files exist, so that the
+    reading does not fall in the middle of an allocation; they are never created.
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias
   - module: bot_bottle.smolmachines.loopback_pool

@@ -10,14 +10,12 @@ module: loopback_pool
 short_description: Make sure the pool of bottle addresses is on the loopback interface
 version_added: 0.1.0
 description:
-  - Each bottle publishes its sidecar ports on an address of its own, taken from a pool. This
-    module makes sure every address of the pool answers on the host's loopback interface, or
-    takes the pool off it with O(state=absent).
-  - On macOS and the BSDs each missing address is added as a C(/32) alias with C(ifconfig).
-  - On Linux a pool outside V(127.0.0.0/8) is added as C(/32) addresses with C(ip); a pool
-    inside V(127.0.0.0/8) needs nothing, and the module only verifies the kernel's local route.
-  - After a change the interface is read again, and the module fails if it does not show what was
-    asked.
+  - Makes sure every address of the bottle address pool answers on the host's loopback interface, or takes the pool
+    off it with O(state=absent).
+  - On Linux a pool outside V(127.0.0.0/8) is added as C(/32) addresses with iproute2's C(ip); a pool inside it needs
+    nothing, and the module only verifies the kernel's local route. On macOS and the BSDs each missing address is added
+    as a C(/32) alias with C(ifconfig).
+  - After a change the interface is read again, and the module fails if it does not show what was asked.
 options:
   state:
     description:
@@ -27,13 +25,11 @@ options:
     type: str
     choices: [present, absent]
     default: present
-    version_added: 0.1.0
   interface:
     description:
       - The loopback interface.
       - Defaults to V(lo0) with O(method=ifconfig) and to V(lo) with O(method=linux).
     type: str
-    version_added: 0.1.0
   method:
     description:
       - How the aliases are put in place.
@@ -46,16 +42,14 @@ options:
     type: str
     choices: [auto, ifconfig, linux]
     default: auto
-    version_added: 0.1.0
   ifconfig_path:
     description:
       - The C(ifconfig) executable used by O(method=ifconfig).
       - By default C(ifconfig) is looked up on E(PATH) and in C(/sbin) and C(/usr/sbin).
     type: path
-    version_added: 0.1.0
 extends_documentation_fragment:
   - bot_bottle.smolmachines.pool
-  - ansible.builtin.action_common_attributes
+  - bot_bottle.smolmachines.attributes
 attributes:
   check_mode:
     support: full
@@ -66,6 +60,10 @@ attributes:
     support: full
     details:
       - The pool's addresses present on the interface, before and after.
+  idempotent:
+    support: full
+    details:
+      - Only missing addresses are added, and only present ones removed.
   platform:
     support: full
     platforms: [darwin, freebsd, netbsd, openbsd, linux]
@@ -73,34 +71,26 @@ attributes:
       - macOS and the BSDs through C(ifconfig); Linux through iproute2's C(ip) (version 4.14 or
         later, for its JSON output).
 notes:
-  - Which pool to use depends on the installed smolvm. From smolvm 1.1.3 a VM with an allowlist
-    runs on virtio-net, where the guest's V(127.0.0.0/8) is its own, so bottle addresses must lie
-    outside it (for example V(198.18.0.16) to V(198.18.0.31), from the range RFC 2544 sets aside
-    for benchmarking). A pool inside V(127.0.0.0/8) works only for TSI-era smolvm (up to 1.1.2).
-    A pool lies wholly inside or wholly outside V(127.0.0.0/8); a range across its edge is refused.
-  - Present addresses are read with an exact address match (C(ifconfig lo0) or
-    C(ip -j address show dev lo)), so V(198.18.0.1) never counts as V(198.18.0.16). Addresses
-    outside the pool, and the reserved addresses a wide pool skips, are never touched.
-  - An address of the pool already on the interface with another netmask counts as present and is
-    left as it is, because it answers either way. On Linux O(state=absent) refuses to remove such
-    an address, because deleting a wider address can take other addresses with it.
-  - On Linux O(state=present) fails when the interface is down, because an address on it would
-    not answer (a fresh network namespace starts with C(lo) down). Bring it up with
-    C(ip link set lo up).
-  - On Linux a pool inside V(127.0.0.0/8) is delivered to C(lo) by one route in the kernel's local
-    table. The module reads that route (C(ip -4 route show table local), or C(/proc/net/fib_trie)
-    when C(ip) is missing or fails) and fails when no local route on the loopback covers the
-    pool.
   - Changing addresses needs root. The module never calls C(sudo); run it with C(become=true).
-    When it is not root and an address has to change, it fails and says so; in check mode it
-    reports the change it would make and adds a warning instead.
   - Addresses added by this module do not survive a reboot; run the module again after one (the
     bottle role does so before every launch).
+  - Which pool suits which smolvm (a pool inside V(127.0.0.0/8) works only up to smolvm 1.1.2) is explained in
+    R(Bottle addresses and smolvm versions, ansible_collections.bot_bottle.smolmachines.docsite.guide_addresses).
+  - Present addresses are matched exactly, so V(198.18.0.1) never counts as V(198.18.0.16); addresses outside the
+    pool are never touched. A pool address already there with another netmask counts as present; on Linux
+    O(state=absent) refuses to remove it, because deleting a wider address can take others with it.
+  - On Linux O(state=present) fails while the interface is down (a fresh network namespace starts with C(lo) down);
+    bring it up with C(ip link set lo up).
+  - On Linux a pool inside V(127.0.0.0/8) is verified against the kernel's local table (C(ip -4 route show table
+    local), or C(/proc/net/fib_trie) when C(ip) is missing or fails).
 seealso:
   - module: bot_bottle.smolmachines.bottle_alias
     description: Gives a bottle the lowest free alias of the same pool.
   - module: bot_bottle.smolmachines.bottle_alias_info
     description: Lists the pool's aliases and who holds them.
+  - name: Bottle addresses and smolvm versions
+    description: The collection's guide to choosing a pool for the installed smolvm.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_addresses.rst
 author:
   - bot-bottle developers (@bot-bottle)
 """

@@ -10,69 +10,37 @@ module: smolvm_allowlist
 short_description: Make a smolvm machine's egress policy exactly an allowlist, and prove it
 version_added: 0.1.0
 description:
-  - smolvm 0.5.12 through 1.7.7 silently drops C(--allow-cidr) when a machine is created
-    C(--from) a packed C(.smolmachine) file, so the machine would boot with unrestricted egress.
-    This module makes the C(allowed_cidrs) stored for the machine equal the wanted list, then
-    reads it back and compares, or fails.
-  - The proof covers the machine's whole egress policy, not only C(allowed_cidrs). It owns
-    C(allowed_cidrs) and C(network). It refuses (changing nothing) a record with any other egress
-    field that lets the guest reach more, as the real smolvm 1.7.7, 1.9.1 and 1.32.2 write them
-    C(network_backend=tsi) (TSI does not enforce an allowlist), an C(allow) rule in
-    C(egress_rules) (C(--allow-udp)), C(dns) (C(--dns)), C(dns_filter_hosts) (C(--allow-host),
-    C(--allow-host-pattern)), C(block_private) (C(--block-private), C(--allow-private)),
-    C(credential_policy) (C(--credential)), C(network_name) (C(--network)),
-    C(external_interceptor_required) and C(mediated_egress_required). C(deny) rules,
-    C(guest_subnet) and C(dns_options) only narrow or shape the link; they are kept and returned
-    in RV(egress).
-  - It also refuses a record smolvm itself could not read (a duplicated key, C(NaN), data stored
-    as TEXT).
-  - When the stored policy already allows exactly the wanted networks, nothing is written.
-  - O(method=cli) writes the list through smolvm's own C(machine update --reset-allow-list
-    --allow-cidr ...) (smolvm 1.32.2; not in 1.20.2 or before). O(method=db) patches the record in
-    one short write transaction (C(BEGIN IMMEDIATE), waiting up to O(db_timeout) for the lock) that
-    first checks the row still holds the bytes that were checked, writes it back as a BLOB with
-    every other field kept, then reads the row back in a fresh connection. O(method=auto) uses
-    the CLI where the installed smolvm has it, else the database.
-  - Either way the result is read back from the database (the whole policy) and, where smolvm
-    shows it (C(machine ls --json) from 1.32.2), from smolvm itself; any difference fails.
-  - Checks read the database over a read-only connection, so a check, or a run that fails before
-    writing, leaves the file byte-identical.
-  - It fails, and leaves the database as it was, when the database, its C(vms) table or the
-    machine's row is missing; when the machine may be running (states C(running), C(paused),
-    C(pausing), C(unreachable), C(frozen), or C(failed) with a live pid) and its stored allowlist
-    differs (a running VM never sees a patch, and smolvm's own stop would write the old record
-    back); when the database stays locked past O(db_timeout); or when the read-back differs.
-  - A running machine whose stored policy already equals the wanted one is left alone and
-    reported unchanged, so a re-run of a launch passes.
-  - An empty O(allowed_cidrs) is B(not) deny-all in smolvm, it means unrestricted egress; it is
-    refused while networking is on. To deny all egress, create the machine without networking
-    (M(bot_bottle.smolmachines.smolvm_machine) with O(bot_bottle.smolmachines.smolvm_machine#module:network=false)).
+  - Makes the egress allowlist smolvm stores for machine O(name) equal O(allowed_cidrs), then reads it back and
+    compares, or fails. smolvm 0.5.12 through 1.7.7 silently drops C(--allow-cidr) when a machine is created C(--from)
+    a packed C(.smolmachine) file, so such a machine would boot with unrestricted egress.
+  - The proof covers the machine's whole egress policy. A record with another egress field that lets the guest reach
+    more (for example C(network_backend=tsi), an C(allow) rule, C(dns_filter_hosts)) is refused, changing nothing.
+  - Writes through smolvm's own C(machine update) where the installed smolvm has it (1.32.2), else in one short write
+    transaction on smolvm's database; only a machine that is not running is changed.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.actiongroup_smolvm
+  - bot_bottle.smolmachines.attributes.platform_smolvm
   - bot_bottle.smolmachines.smolvm
 attributes:
-  action_group:
-    membership: [bot_bottle.smolmachines.smolvm]
   check_mode:
     support: full
     details: Reads the record (read-only) and reports whether it would change it.
   diff_mode:
     support: full
     details: Shows C(allowed_cidrs) and C(network) of the record before and after.
-  platform:
+  idempotent:
     support: full
-    platforms: posix
-    details: Linux and macOS, wherever smolvm keeps its SQLite state database.
+    details: When the stored policy already allows exactly the wanted networks, nothing is written, also on a running
+      machine.
 options:
   name:
     description:
       - The smolvm machine name, as given to C(smolvm machine create).
     type: str
     required: true
-    version_added: 0.1.0
   allowed_cidrs:
     description:
       - The networks the machine may reach. An address without a prefix becomes a host route
@@ -88,7 +56,6 @@ options:
     elements: str
     required: true
     aliases: [allow_cidrs]
-    version_added: 0.1.0
   network:
     description:
       - When V(true), also set the record's C(network) to V(true), as smolvm's C(--allow-cidr)
@@ -97,7 +64,6 @@ options:
     type: bool
     default: true
     aliases: [net]
-    version_added: 0.1.0
   method:
     description:
       - How the list is written.
@@ -109,18 +75,25 @@ options:
     type: str
     choices: [auto, cli, db]
     default: auto
-    version_added: 0.1.0
 notes:
-  - Run it as the user who runs smolvm, so that the default O(db_path) is that user's and the
-    file is writable.
-  - Patch only a stopped (or never started) machine with no other smolvm command in flight for
-    it; the role runs it between C(machine create) and C(machine start).
-  - smolvm applies the allowlist at the next C(machine start).
+  - Fails, leaving the database as it was, when the database, its C(vms) table or the machine's row is missing; when
+    the machine may be running and its stored allowlist differs (a running VM never sees a patch); when the database
+    stays locked past O(db_timeout); or when the read-back differs.
+  - An empty allowlist is B(not) deny-all in smolvm. To deny all egress, create the machine without networking
+    (M(bot_bottle.smolmachines.smolvm_machine) with O(bot_bottle.smolmachines.smolvm_machine#module:network=false)).
+  - Run it as the user who runs smolvm, between C(machine create) and C(machine start) (as the role does); smolvm
+    applies the allowlist at the next C(machine start).
+  - Which egress fields are refused and which kept, how the database is patched and read back, and which machine
+    states count as running are in the guide
+    R(How confinement is proven, ansible_collections.bot_bottle.smolmachines.docsite.guide_confinement).
 seealso:
   - module: bot_bottle.smolmachines.smolvm_machine
   - module: bot_bottle.smolmachines.smolvm_machine_info
   - module: bot_bottle.smolmachines.smolvm_probe
   - module: bot_bottle.smolmachines.bottle_alias
+  - name: How confinement is proven, and when it fails closed
+    description: The collection's guide, with the whole allowlist proof.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_confinement.rst
 """
 
 EXAMPLES = r"""

@@ -10,54 +10,21 @@ module: smolvm_machine
 short_description: Create, start, stop and delete a smolvm machine
 version_added: 0.1.0
 description:
-  - Brings one L(smolvm,https://github.com/smol-machines/smolvm) machine to a wanted state through
-    the C(smolvm) command line, so a playbook can launch and tear down a bottle's microVM
-    idempotently.
-  - Reads C(smolvm machine ls --json) first and runs only the commands needed. After acting it
-    reads C(machine ls --json) again and fails unless the machine is in the state asked for,
-    because smolvm can exit 0 having done nothing.
-  - Speaks every smolvm from 0.8 on. Before 1.0.2 C(machine create) and C(machine delete) take
-    the name as a positional argument; from 1.0.2 they take C(--name), and a positional name is
-    refused (exit 2) from 1.0.2 on. The module reads C(smolvm --version) and shapes each command to
-    match.
-  - Deletes always with C(-f). Without it smolvm asks for confirmation and, with no terminal,
-    prints C(Cancelled) and exits 0 having deleted nothing.
-  - The create options (O(smolmachine), O(image), O(network), O(allowed_cidrs), O(env),
-    O(cpus), O(mem), O(labels)) are used only when the machine is created. An existing machine
-    is never changed; when its C(cpus), C(memory_mib), C(network) or C(image) differ from what
-    was asked, the module warns. Where C(machine ls --json) shows the allowlist (smolvm 1.32.2),
-    it is compared with O(allowed_cidrs) too, and a difference warns or, with
-    O(allowlist_mismatch=fail), fails. Older smolvm does not show it;
-    M(bot_bottle.smolmachines.smolvm_allowlist) reads it from the database.
-  - The machine is stopped before it is deleted whenever it may have a live VM process, in states
-    C(running), C(paused), C(pausing), C(unreachable), C(frozen) (1.32.2 has all of them), or
-    C(failed) with a pid that still runs.
-  - smolvm 1.4.0 exits 0 from C(machine delete -f) while its database is locked, with only a
-    warning, and leaves the machine. The module lists the machines again after a delete and runs
-    it again (backing off, for up to O(db_timeout) seconds) while the machine is still listed.
-  - From smolvm 0.5.12 through 1.7.7, C(machine create --from) silently drops C(--allow-cidr)
-    (fixed in 1.8.0). The module does not repair that; it warns, and
-    M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist into smolvm's database.
-  - Before 1.7.5, smolvm's C(machine create) and C(machine start) read the machine's row and then
-    write it in one deferred SQLite transaction. When another smolvm command commits in between,
-    the write is refused at once (smolvm prints C(database is locked)) and the transaction is
-    rolled back, so nothing is written. Measured with the real CLIs, C(machine create) fails at
-    once while the database is locked on 1.4.0 and 1.9.1, and waits 15 s before failing on
-    1.32.2, again having written nothing. The module runs such a refused
-    command again, backing off from 0.1 s to 2 s, for up to O(db_timeout) seconds, but only
-    while C(machine ls --json) shows the machine exactly as it was before the command (for the
-    first command, the whole object it read at the start; after an earlier command of this run,
-    the state that command left). It counts the re-runs in RV(lock_retries). No other error is
-    retried.
+  - Brings one L(smolvm,https://github.com/smol-machines/smolvm) machine to O(state) through the C(smolvm) command
+    line, running only the commands needed, with the argument shapes of the installed smolvm version.
+  - After acting it lists the machines again and fails unless the machine is in the state asked for, because smolvm
+    can exit 0 having done nothing.
+  - The create options (O(smolmachine), O(image), O(network), O(allowed_cidrs), O(env), O(cpus), O(mem), O(labels))
+    are used only when the machine is created; an existing machine is never changed, and a difference only warns (or,
+    for the allowlist, fails with O(allowlist_mismatch=fail)).
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.actiongroup_smolvm
+  - bot_bottle.smolmachines.attributes.platform_smolvm
   - bot_bottle.smolmachines.smolvm
 attributes:
-  action_group:
-    membership: [bot_bottle.smolmachines.smolvm]
   check_mode:
     support: full
     details:
@@ -66,11 +33,10 @@ attributes:
     support: full
     details:
       - The diff shows the machine's name and state before and after.
-  platform:
-    platforms: posix
+  idempotent:
     support: full
     details:
-      - Runs where smolvm runs (macOS with Hypervisor.framework, Linux with KVM).
+      - A machine already in O(state) gets no command. An existing machine is not changed to match the create options.
 options:
   name:
     description:
@@ -78,7 +44,6 @@ options:
       - Must not start with V(-).
     type: str
     required: true
-    version_added: 0.1.0
   state:
     description:
       - V(present) creates the machine when it does not exist and leaves an existing one as it is,
@@ -92,7 +57,6 @@ options:
     type: str
     choices: [present, started, stopped, absent]
     default: present
-    version_added: 0.1.0
   smolmachine:
     description:
       - Path of the packed C(.smolmachine) to create the machine from (C(machine create --from)).
@@ -100,14 +64,12 @@ options:
         any smolvm command otherwise. Not needed once the machine exists.
       - Mutually exclusive with O(image).
     type: path
-    version_added: 0.1.0
   image:
     description:
       - Container image to create the machine from (C(machine create --image)), for example
         V(alpine:3.20).
       - Mutually exclusive with O(smolmachine).
     type: str
-    version_added: 0.1.0
   network:
     description:
       - Create the machine with outbound networking (C(--net)).
@@ -118,26 +80,23 @@ options:
     type: bool
     default: false
     aliases: [net]
-    version_added: 0.1.0
   allowed_cidrs:
     description:
       - Egress allowlist, one C(--allow-cidr) each. A bare address becomes a V(/32) (or V(/128)).
       - The list is validated and normalised before smolvm runs.
       - An empty list with O(network=true) is refused, because smolvm reads an empty allowlist as
         unrestricted egress. To deny all egress, leave O(network=false) and give no list.
-      - Ignored by smolvm 0.5.12 through 1.7.7 together with O(smolmachine); see the description
-        and M(bot_bottle.smolmachines.smolvm_allowlist).
+      - Ignored by smolvm 0.5.12 through 1.7.7 together with O(smolmachine); the module warns, and
+        M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist.
     type: list
     elements: str
     aliases: [allow_cidrs]
-    version_added: 0.1.0
   labels:
     description:
       - Labels of the machine, one C(--label KEY=VALUE) each, set on create (smolvm 1.8.0 and
         later; shown by C(machine ls --json) and by M(bot_bottle.smolmachines.smolvm_machine_info)).
       - With an older smolvm they are not set, and the module warns.
     type: dict
-    version_added: 0.1.0
   allowlist_mismatch:
     description:
       - What to do when an existing machine's allowlist, as C(machine ls --json) shows it, differs
@@ -145,24 +104,20 @@ options:
     type: str
     choices: [warn, fail]
     default: warn
-    version_added: 0.1.0
   env:
     description:
       - Environment variables of the guest, one C(-e KEY=VALUE) each.
       - Numbers are passed as written. Booleans and null are refused, because YAML would turn
         V(yes) into V(True); quote such values.
     type: dict
-    version_added: 0.1.0
   cpus:
     description:
       - Number of virtual CPUs. smolvm's default (or the packed machine's) when not given.
     type: int
-    version_added: 0.1.0
   mem:
     description:
       - Memory in MiB. smolvm's default (or the packed machine's) when not given.
     type: int
-    version_added: 0.1.0
   wait:
     description:
       - With O(state=started), poll C(machine exec -- true) until the guest answers, backing off
@@ -171,16 +126,24 @@ options:
         O(wait_timeout).
     type: bool
     default: false
-    version_added: 0.1.0
   wait_timeout:
     description:
       - How many seconds O(wait) polls before it gives up.
     type: int
     default: 60
-    version_added: 0.1.0
 notes:
-  - The PyPI package named C(smolvm) is a different program. The module refuses an executable
-    whose C(--version) does not print C(smolvm X.Y.Z).
+  - Speaks every smolvm from 0.8 on and is tested against the real smolvm CLI 1.7.7, 1.9.1 and 1.32.2. The PyPI
+    package named C(smolvm) is a different program; an executable whose C(--version) does not print
+    C(smolvm X.Y.Z) is refused.
+  - smolvm 0.5.12 through 1.7.7 silently drops O(allowed_cidrs) with O(smolmachine) (fixed in 1.8.0). The module warns;
+    M(bot_bottle.smolmachines.smolvm_allowlist) writes the allowlist into smolvm's database and proves it.
+  - A command smolvm refuses with C(database is locked) is run again, backing off, for up to O(db_timeout) seconds,
+    only while C(machine ls --json) shows the command wrote nothing; RV(lock_retries) counts the re-runs. No other
+    error is retried.
+  - Deletes always with C(-f), after stopping a machine that may have a live VM process, and lists the machines again
+    until it is gone.
+  - What changes from one smolvm version to the next, and how each database lock is handled, is in the guide
+    R(Bottle addresses and smolvm versions, ansible_collections.bot_bottle.smolmachines.docsite.guide_addresses).
 seealso:
   - module: bot_bottle.smolmachines.smolvm_allowlist
     description: Make a machine's persisted egress allowlist what it must be, and prove it.
@@ -191,6 +154,9 @@ seealso:
   - name: smolvm
     description: The microVM command line this module drives.
     link: https://github.com/smol-machines/smolvm
+  - name: Bottle addresses and smolvm versions
+    description: The collection's guide to smolvm versions, network backends and database locks.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_addresses.rst
 """
 
 EXAMPLES = r"""

@@ -10,53 +10,44 @@ module: smolvm_machine_info
 short_description: List smolvm machines with their state, labels and stored egress policy
 version_added: 0.1.0
 description:
-  - Lists the machines C(smolvm machine ls --json) shows, optionally only one O(name) or those
-    carrying every label of O(labels), each with its egress policy as smolvm stores it.
-  - C(machine ls --json) shows a machine's allowlist only from smolvm 1.32.2; before that only
-    smolvm's state database holds it, so the module reads the database too (read-only; the file
-    is left byte-identical). Where both show the allowlist they must agree, and a machine listed
-    by smolvm must have a row in the database; otherwise the database read is not the one smolvm
-    uses, and the module fails rather than report a policy it cannot vouch for.
-  - Also tells which network backend the installed smolvm gives a machine with an allowlist
-    (RV(backend_with_allowlist)). Under V(virtio-net) (smolvm 1.1.3 and later) the guest's
-    C(127.0.0.0/8) is its own, so a bottle's address must lie outside it.
+  - Lists the machines C(smolvm machine ls --json) shows, optionally only one O(name) or those carrying every label of
+    O(labels), each with its egress policy as smolvm stores it.
+  - Reads smolvm's state database too (read-only), because C(machine ls --json) shows the allowlist only from smolvm
+    1.32.2, and fails rather than report a policy it cannot vouch for when the two disagree.
+  - Tells which network backend the installed smolvm gives a machine with an allowlist (RV(backend_with_allowlist)).
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.actiongroup_smolvm
+  - bot_bottle.smolmachines.attributes.info_module
+  - bot_bottle.smolmachines.attributes.platform_smolvm
   - bot_bottle.smolmachines.smolvm
-attributes:
-  action_group:
-    membership: [bot_bottle.smolmachines.smolvm]
-  check_mode:
-    support: full
-    details: It only reads, in check mode as in a normal run.
-  diff_mode:
-    support: N/A
-    details: It changes nothing.
-  platform:
-    support: full
-    platforms: posix
-    details: Wherever smolvm runs (Linux with KVM, macOS).
 options:
   name:
     description:
       - Report only the machine of this name (an empty RV(machines) when there is none).
     type: str
-    version_added: 0.1.0
   labels:
     description:
       - Report only machines that carry every one of these labels with exactly this value.
       - smolvm has labels from 1.8.0; with an older smolvm the module fails and says so.
     type: dict
-    version_added: 0.1.0
 notes:
+  - A machine smolvm lists must have a row in the database, and where both show the allowlist they must agree;
+    otherwise the database read is not the one smolvm uses, and the module fails. The database file is left
+    byte-identical.
+  - Under V(virtio-net) (smolvm 1.1.3 and later) the guest's C(127.0.0.0/8) is its own, so a bottle's address must lie
+    outside it; see
+    R(Bottle addresses and smolvm versions, ansible_collections.bot_bottle.smolmachines.docsite.guide_addresses).
   - O(db_timeout) bounds the wait while another process holds smolvm's database.
 seealso:
   - module: bot_bottle.smolmachines.smolvm_machine
   - module: bot_bottle.smolmachines.smolvm_allowlist
   - module: bot_bottle.smolmachines.smolvm_probe
+  - name: Bottle addresses and smolvm versions
+    description: The collection's guide to network backends and smolvm versions.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_addresses.rst
 """
 
 EXAMPLES = r"""

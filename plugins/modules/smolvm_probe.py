@@ -10,55 +10,32 @@ module: smolvm_probe
 short_description: Prove from inside a running smolvm guest what it can and cannot reach
 version_added: 0.1.0
 description:
-  - The runtime proof of confinement. A stored allowlist says what smolvm should enforce; this
-    module checks what the guest really reaches. For each target it runs a probe command in the
-    guest with C(smolvm machine exec) (an argv list, no shell), by default
-    C(nc -z -w TIMEOUT HOST PORT).
-  - Exit code V(0) means the guest connected, V(1) that it did not. Anything else (for example
-    V(127) when the guest has no C(nc)), and an exit code V(1) that comes with smolvm's own
-    C(Error:) message (the exec itself failed), proves nothing; the module then fails, naming the
-    target, the exit code and what smolvm printed.
-  - It fails when any O(reachable) target does not answer or any O(unreachable) target does,
-    naming each one, and returns every probe in RV(results) either way.
-  - It changes nothing and runs in check mode too.
-  - Which backend decides what a guest reaches depends on the smolvm version. From 1.1.3 a machine
-    with an allowlist runs on virtio-net, where the guest's C(127.0.0.0/8) is its own, so a bottle's
-    address must lie outside it (for example V(198.18.0.16)), and the host's V(127.0.0.1) must be
-    unreachable. Up to 1.1.2 (TSI) the guest's C(127.0.0.16) is the host's, and the allowlist is
-    not enforced. M(bot_bottle.smolmachines.smolvm_machine_info) reports the backend.
+  - The runtime proof of confinement. For each target it runs a probe command in the guest with
+    C(smolvm machine exec) (an argv list, no shell), by default C(nc -z -w TIMEOUT HOST PORT).
+  - Fails when any O(reachable) target does not answer or any O(unreachable) target does, naming each one, and
+    returns every probe in RV(results) either way.
+  - A probe that proves nothing (an exit code other than V(0) or V(1), or smolvm's own C(Error:)) fails the module,
+    naming the target, the exit code and what smolvm printed.
 author:
   - bot-bottle developers (@bot-bottle)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
+  - bot_bottle.smolmachines.attributes
+  - bot_bottle.smolmachines.attributes.actiongroup_smolvm
+  - bot_bottle.smolmachines.attributes.info_module
+  - bot_bottle.smolmachines.attributes.platform_smolvm
   - bot_bottle.smolmachines.smolvm
-attributes:
-  action_group:
-    membership: [bot_bottle.smolmachines.smolvm]
-  check_mode:
-    support: full
-    details: The probes change nothing, so they run in check mode as well.
-  diff_mode:
-    support: N/A
-    details: It changes nothing.
-  platform:
-    support: full
-    platforms: posix
-    details: Wherever smolvm runs a guest (Linux with KVM, macOS).
 options:
   name:
     description:
       - The running machine to probe from.
     type: str
     required: true
-    version_added: 0.1.0
   reachable:
     description:
       - Targets the guest must reach.
     type: list
     elements: dict
     default: []
-    version_added: 0.1.0
     suboptions:
       host:
         description: An address or host name, as the guest sees it.
@@ -76,7 +53,6 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 0.1.0
     suboptions:
       host:
         description: An address or host name, as the guest sees it.
@@ -91,7 +67,6 @@ options:
       - Seconds each probe may take to connect (the C({timeout}) of O(probe_command)).
     type: int
     default: 3
-    version_added: 0.1.0
   probe_command:
     description:
       - The command run in the guest for each target, an argv list. C({host}), C({port}) and
@@ -101,7 +76,6 @@ options:
     type: list
     elements: str
     default: [nc, -z, -w, "{timeout}", "{host}", "{port}"]
-    version_added: 0.1.0
   db_timeout:
     description:
       - Accepted so that C(module_defaults) for the C(group/bot_bottle.smolmachines.smolvm) group
@@ -112,10 +86,16 @@ options:
 notes:
   - Run it after C(machine start) and the wait for the guest
     (M(bot_bottle.smolmachines.smolvm_machine) with O(bot_bottle.smolmachines.smolvm_machine#module:wait=true)).
+  - From smolvm 1.1.3 (virtio-net) the host's V(127.0.0.1) is the guest's gateway V(100.96.0.1) and must be
+    unreachable; up to 1.1.2 (TSI) smolvm does not enforce the allowlist. See
+    R(How confinement is proven, ansible_collections.bot_bottle.smolmachines.docsite.guide_confinement).
 seealso:
   - module: bot_bottle.smolmachines.smolvm_machine
   - module: bot_bottle.smolmachines.smolvm_machine_info
   - module: bot_bottle.smolmachines.smolvm_allowlist
+  - name: How confinement is proven, and when it fails closed
+    description: The collection's guide, with the probe's targets.
+    link: https://github.com/bot-bottle/bot_bottle.smolmachines/blob/main/docs/docsite/rst/guide_confinement.rst
 """
 
 EXAMPLES = r"""
