@@ -53,6 +53,5 @@ options:
       - V(0) tries once.
     type: float
     default: 30
-    aliases: [lock_timeout, timeout]
     version_added: 0.1.0
 """

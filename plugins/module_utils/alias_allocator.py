@@ -47,6 +47,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_sta
     check_name, check_prefix, docker_client,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
     DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_LOCK_TIMEOUT, DEFAULT_TTL, MAX_TTL, FileLock, LeaseError,
     LeaseStore, resolve_path, table_as_dict,
@@ -54,6 +55,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases imp
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
     POOL_ARGUMENT_SPEC, AliasPool, PoolError,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -64,12 +66,8 @@ MESSAGE_HOLDERS = 20
 MACHINE_PREFIX = "bot-bottle-"
 
 
-class AliasError(Exception):
+class AliasError(BottleError):
     """An alias cannot be handed out (or proven); `facts` go into the module's failure result."""
-
-    def __init__(self, message: str, **facts):
-        super().__init__(message)
-        self.facts = facts
 
 
 def _sort_key(address: str) -> int:
@@ -80,32 +78,11 @@ def check_slug(slug) -> None:
     check_name("slug", slug, AliasError, "name a bottle", "researcher-m3hxd")
 
 
-class Outcome:
-    """What one call did: the module's result, and the lease table before and after."""
-
-    def __init__(self, slug, alias, source, container, lease, before, after, msg, warnings=(), machine=None):
-        self.slug = slug
-        self.alias = alias
-        self.source = source
-        self.container = container
-        self.machine = machine
-        self.lease = lease
-        self.before = before
-        self.after = after
-        self.msg = msg
-        self.warnings = list(warnings)
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-    def as_dict(self, diff: bool = False) -> dict:
-        result = dict(changed=self.changed, slug=self.slug, alias=self.alias, source=self.source,
-                      container=self.container, machine=self.machine,
-                      lease=self.lease.as_dict() if self.lease else None, msg=self.msg)
-        if diff:
-            result["diff"] = dict(before=self.before, after=self.after)
-        return result
+def _outcome(slug, alias, source, container, lease, before, after, msg, warnings=(), machine=None) -> ModuleResult:
+    """What one call did, as bottle_alias returns it; `changed` means the lease table changed."""
+    return ModuleResult(before != after, diff=dict(before=before, after=after), warnings=warnings,
+                        slug=slug, alias=alias, source=source, container=container, machine=machine,
+                        lease=lease.as_dict() if lease else None, msg=msg)
 
 
 class Machine:
@@ -264,7 +241,7 @@ class AliasAllocator:
         return table_as_dict(kept)
 
     # ---- state=present -------------------------------------------------------------------
-    def ensure_present(self, slug: str, check_mode: bool = False) -> Outcome:
+    def ensure_present(self, slug: str, check_mode: bool = False) -> ModuleResult:
         check_slug(slug)
         with self._locked(check_mode):
             snapshot = self._snapshot()
@@ -279,7 +256,7 @@ class AliasAllocator:
                 f"publish them on one address (for example 127.0.0.1:PORT:PORT), or stop them",
                 everywhere=[dict(container=p.name, ports=list(p.everywhere)) for p in snapshot.everywhere])
 
-    def _present(self, slug: str, snapshot: Snapshot, check_mode: bool) -> Outcome:
+    def _present(self, slug: str, snapshot: Snapshot, check_mode: bool) -> ModuleResult:
         self._refuse_everywhere(snapshot)
         before = table_as_dict(snapshot.leases)
         bundle = snapshot.bundle_of.get(slug)
@@ -302,7 +279,7 @@ class AliasAllocator:
                                 f"{', '.join(snapshot.durable(own_lease.alias))} now holds that address; "
                                 f"{slug} gets a new one")
             else:
-                return Outcome(slug, own_lease.alias, "leased", bundle.name if bundle else None, own_lease,
+                return _outcome(slug, own_lease.alias, "leased", bundle.name if bundle else None, own_lease,
                                before, before, f"{own_lease.alias} is leased to {slug}", warnings,
                                machine=machine.name if machine else None)
         return self._allocate(slug, bundle, machine, snapshot, before, check_mode, warnings)
@@ -342,7 +319,7 @@ class AliasAllocator:
                 f"it again", aliases=sorted(claimed, key=_sort_key))
         return sorted(claimed)
 
-    def _held(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> Outcome:
+    def _held(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> ModuleResult:
         alias = claimed[0]
         others = [f"container {p.name}" for p in snapshot.bound.get(alias, ()) if p is not bundle]
         others += [f"smolvm machine {m.name}" for m in snapshot.allowed.get(alias, ()) if m is not machine]
@@ -366,14 +343,14 @@ class AliasAllocator:
             verb = "would release" if check_mode else "released"
             warnings.append(f"{verb} the lease of {slug} on {own_lease.alias}: it holds {alias}")
         if bound:
-            return Outcome(slug, alias, "bound", bundle.name, lease, before, after,
+            return _outcome(slug, alias, "bound", bundle.name, lease, before, after,
                            f"{alias} is bound by {bundle.name}", warnings,
                            machine=machine.name if machine and alias in machine.addresses else None)
-        return Outcome(slug, alias, "machine", bundle.name if bundle else None, lease, before, after,
+        return _outcome(slug, alias, "machine", bundle.name if bundle else None, lease, before, after,
                        f"{alias} is held by smolvm machine {machine.name}, whose stored allowlist allows it",
                        warnings, machine=machine.name)
 
-    def _allocate(self, slug, bundle, machine, snapshot, before, check_mode, warnings) -> Outcome:
+    def _allocate(self, slug, bundle, machine, snapshot, before, check_mode, warnings) -> ModuleResult:
         taken = set(snapshot.bound) | set(snapshot.allowed)
         taken.update(lease.alias for other, lease in snapshot.live.items() if other != slug)
         previous = snapshot.leases.get(slug)
@@ -395,24 +372,24 @@ class AliasAllocator:
         leases[slug] = lease
         after = self._write(snapshot, leases, check_mode)
         verb = "would be leased" if check_mode else "leased"
-        return Outcome(slug, alias, "allocated", bundle.name if bundle else None, lease, before, after,
+        return _outcome(slug, alias, "allocated", bundle.name if bundle else None, lease, before, after,
                        f"{alias} {verb} to {slug} for {self.ttl} s", warnings,
                        machine=machine.name if machine else None)
 
     # ---- state=absent --------------------------------------------------------------------
-    def ensure_absent(self, slug: str, check_mode: bool = False) -> Outcome:
+    def ensure_absent(self, slug: str, check_mode: bool = False) -> ModuleResult:
         check_slug(slug)
         with self._locked(check_mode):
             snapshot = self._snapshot(with_holders=False)
             before = table_as_dict(snapshot.leases)
             own = snapshot.leases.get(slug)
             if own is None:
-                return Outcome(slug, None, "none", None, None, before, before, f"{slug} holds no lease")
+                return _outcome(slug, None, "none", None, None, before, before, f"{slug} holds no lease")
             leases = dict(snapshot.leases)
             del leases[slug]
             after = self._write(snapshot, leases, check_mode)
             verb = "would be released" if check_mode else "released"
-            return Outcome(slug, None, "released", None, None, before, after,
+            return _outcome(slug, None, "released", None, None, before, after,
                            f"the lease of {slug} on {own.alias} {verb}")
 
     # ---- the pool as a whole -------------------------------------------------------------

@@ -29,6 +29,7 @@ import sys
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -80,7 +81,7 @@ DOCKER_REQUIRED_TOGETHER = [("client_cert", "client_key")]
 _NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
-class DockerStateError(Exception):
+class DockerStateError(BottleError):
     """Docker could not be read completely; the message says what failed and what to do."""
 
 

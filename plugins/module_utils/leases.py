@@ -24,6 +24,7 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -45,7 +46,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class LeaseError(Exception):
+class LeaseError(BottleError):
     """The lease file or the lock cannot be used; the message names the path and what to do."""
 
 

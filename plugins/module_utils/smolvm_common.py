@@ -14,13 +14,14 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli
 DEFAULT_DB_TIMEOUT = 30.0
 
 
-def smolvm_argument_spec(db_timeout_aliases=("lock_timeout", "timeout")) -> dict:
-    """The shared options; a module whose own `timeout` means something else drops that alias."""
+def smolvm_argument_spec() -> dict:
+    """The shared options; db_timeout has no alias: `lock_timeout` is the lease lock's wait and
+    `timeout` the Docker API's (or a probe's), so neither may also name smolvm's DB wait."""
     return dict(
         executable=dict(type="path", default="smolvm"),
         state_dir=dict(type="path"),
         db_path=dict(type="path"),
-        db_timeout=dict(type="float", default=DEFAULT_DB_TIMEOUT, aliases=list(db_timeout_aliases)),
+        db_timeout=dict(type="float", default=DEFAULT_DB_TIMEOUT),
     )
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import unicodedata
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 
-class TextInputError(ValueError):
+
+class TextInputError(BottleError, ValueError):
     """A value holds a control character or surrounding whitespace; the message names it (repr)."""
 
 
