@@ -280,8 +280,8 @@ class AliasAllocator:
                                 f"{slug} gets a new one")
             else:
                 return _outcome(slug, own_lease.alias, "leased", bundle.name if bundle else None, own_lease,
-                               before, before, f"{own_lease.alias} is leased to {slug}", warnings,
-                               machine=machine.name if machine else None)
+                                before, before, f"{own_lease.alias} is leased to {slug}", warnings,
+                                machine=machine.name if machine else None)
         return self._allocate(slug, bundle, machine, snapshot, before, check_mode, warnings)
 
     def _claimed(self, slug, bundle, machine) -> list:
@@ -344,11 +344,11 @@ class AliasAllocator:
             warnings.append(f"{verb} the lease of {slug} on {own_lease.alias}: it holds {alias}")
         if bound:
             return _outcome(slug, alias, "bound", bundle.name, lease, before, after,
-                           f"{alias} is bound by {bundle.name}", warnings,
-                           machine=machine.name if machine and alias in machine.addresses else None)
+                            f"{alias} is bound by {bundle.name}", warnings,
+                            machine=machine.name if machine and alias in machine.addresses else None)
         return _outcome(slug, alias, "machine", bundle.name if bundle else None, lease, before, after,
-                       f"{alias} is held by smolvm machine {machine.name}, whose stored allowlist allows it",
-                       warnings, machine=machine.name)
+                        f"{alias} is held by smolvm machine {machine.name}, whose stored allowlist allows it",
+                        warnings, machine=machine.name)
 
     def _allocate(self, slug, bundle, machine, snapshot, before, check_mode, warnings) -> ModuleResult:
         taken = set(snapshot.bound) | set(snapshot.allowed)
@@ -373,8 +373,8 @@ class AliasAllocator:
         after = self._write(snapshot, leases, check_mode)
         verb = "would be leased" if check_mode else "leased"
         return _outcome(slug, alias, "allocated", bundle.name if bundle else None, lease, before, after,
-                       f"{alias} {verb} to {slug} for {self.ttl} s", warnings,
-                       machine=machine.name if machine else None)
+                        f"{alias} {verb} to {slug} for {self.ttl} s", warnings,
+                        machine=machine.name if machine else None)
 
     # ---- state=absent --------------------------------------------------------------------
     def ensure_absent(self, slug: str, check_mode: bool = False) -> ModuleResult:
@@ -390,7 +390,7 @@ class AliasAllocator:
             after = self._write(snapshot, leases, check_mode)
             verb = "would be released" if check_mode else "released"
             return _outcome(slug, None, "released", None, None, before, after,
-                           f"the lease of {slug} on {own.alias} {verb}")
+                            f"the lease of {slug} on {own.alias} {verb}")
 
     # ---- the pool as a whole -------------------------------------------------------------
     def report(self) -> dict:

@@ -52,7 +52,6 @@ _VERSION_RE = re.compile(r"^smolvm\s+v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*
 DB_LOCKED = "database is locked"
 
 
-
 class SmolvmError(BottleError):
     """Something about smolvm went wrong; when a smolvm command was involved its argv (returned as
     `cmd`), rc, stdout and stderr are facts, so the user gets smolvm's own words back."""

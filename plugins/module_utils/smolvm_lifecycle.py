@@ -185,7 +185,7 @@ class MachineManager:
         """
         what = " ".join(argv[1:3])
         backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                           spread=lambda: 0.5 + self._jitter() / 2)
+                          spread=lambda: 0.5 + self._jitter() / 2)
         attempts = 0
         while True:
             attempts += 1
@@ -222,7 +222,7 @@ class MachineManager:
         the machine is still listed as it was."""
         argv = self.cli.delete_argv(name)
         backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                           spread=lambda: 0.5 + self._jitter() / 2)
+                          spread=lambda: 0.5 + self._jitter() / 2)
         while True:
             left = self.cli.get_machine(name)
             if left is None:

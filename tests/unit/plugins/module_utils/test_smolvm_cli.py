@@ -402,7 +402,7 @@ def test_ensure_runs_only_what_the_state_needs(version, state, start, commands, 
     assert result.changed is bool(commands)
     assert [argv[2] for argv in result.facts["commands"]] == commands
     assert result.diff == {"before": {"name": "vm1", "state": start or "absent"},
-                              "after": {"name": "vm1", "state": end}}
+                           "after": {"name": "vm1", "state": end}}
     assert result.facts["version"] == version
     if end == "absent":
         assert result.facts["machine"] == {}
