@@ -2,37 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Who holds which bottle address, and the one place that hands addresses out.
 
-An address of the pool is in use when (issue 12, item 1):
-- any running container on the engine publishes a port on it, whatever its name ("bound");
-- any smolvm machine's stored egress allowlist covers it, whatever the machine's state: a stopped
-  VM regains its allowlist at start ("machine");
-- a live lease promises it to a slug whose bundle has not published yet ("leased").
-A new address is chosen and its lease written under the locks (lock_path, then the lease table's
-own lock), from one reading of Docker, smolvm's DB and the lease table taken inside them: two
-launches can never get the same address.
-
-Decisions where the issue is silent (also in the module documentation):
-- `changed` means "the lease table changed". A lease is never renewed by asking again: renewing
-  would make every call report a change. Expired leases are dropped whenever the table is written
-  for another reason, never by a write of their own.
-- The slug's own holders are its bundle (`prefix` + slug) and its VM (`bot-bottle-` + slug). When
-  they name one pool address the slug gets it back (changed=false); when they name several, an
-  address outside the pool (item 3), a non-IPv4 one, or an address another container or machine
-  also holds, the call fails naming them: nothing is adopted that could not confine the bottle.
-- A container publishing on every address (0.0.0.0, ::) is reachable on every pool address, so a
-  bottle confined to any of them would reach it: while it runs nothing is handed out (fail closed).
-- A machine with networking on and no allowlist is not confined to any address; it does not take
-  pool addresses (it would take all of them, and the collection never starts one), and is named in
-  a warning. A machine whose allowlist covers pool addresses holds every one of them.
-- A lease on a reserved or non-pool address is not honoured (item 7): its slug gets a pool address,
-  with a warning. A lease whose address another container or machine now holds is void likewise.
-- Expiry (a launch still in progress when its lease runs out): from expiry on, the address may go
-  to another slug. A launch must make its address durable (its bundle publishing, or its VM's
-  allowlist stored) before its lease expires, and prove it by asking again after publishing: it
-  gets source=bound only while nothing else holds the address; a later launch that was given the
-  same address then fails, naming the bundle that holds it. So an expired lease never lets two
-  live launches share an address unnoticed: the second one fails closed.
-- state=absent only touches the lease table and needs neither Docker nor smolvm's DB.
+An address is in use when a running container publishes on it, when a smolvm machine's stored
+allowlist covers it (in any state), or when a live lease promises it; the module's documentation
+gives the rules. A new address is chosen and leased under the locks, from one reading of Docker,
+smolvm's DB and the lease table taken inside them, so two launches never get the same address.
 """
 
 from __future__ import annotations
@@ -266,9 +239,9 @@ class AliasAllocator:
                     f"nothing and can reach every bottle's address" for m in snapshot.unrestricted
                     if m.slug != slug]
 
-        claimed = self._claimed(slug, bundle, machine)
+        claimed = self._addresses_of_slug(slug, bundle, machine)
         if claimed:
-            return self._held(slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings)
+            return self._keep_held_address(slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings)
 
         if own_lease:
             if own_lease.alias not in self.pool:
@@ -284,7 +257,7 @@ class AliasAllocator:
                                 machine=machine.name if machine else None)
         return self._allocate(slug, bundle, machine, snapshot, before, check_mode, warnings)
 
-    def _claimed(self, slug, bundle, machine) -> list:
+    def _addresses_of_slug(self, slug, bundle, machine) -> list:
         """The one pool address the slug's bundle and VM hold, [] when they hold none; fails when
         they hold something that cannot confine the bottle."""
         claimed = set()
@@ -319,7 +292,7 @@ class AliasAllocator:
                 f"it again", aliases=sorted(claimed, key=_sort_key))
         return sorted(claimed)
 
-    def _held(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> ModuleResult:
+    def _keep_held_address(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> ModuleResult:
         alias = claimed[0]
         others = [f"container {p.name}" for p in snapshot.bound.get(alias, ()) if p is not bundle]
         others += [f"smolvm machine {m.name}" for m in snapshot.allowed.get(alias, ()) if m is not machine]
@@ -437,7 +410,7 @@ class _Locked:
 
 
 def _check_lock_is_not_the_table(lock_path: str, store) -> None:
-    """Refuse a lock_path that is the lease table or its own lock (issue 12, item 6): the table is
+    """Refuse a lock_path that is the lease table or its own lock : the table is
     replaced atomically, so a lock on it guards an inode that is gone after the first write."""
     lock_real = os.path.realpath(lock_path)
     if lock_real == os.path.realpath(store.path):

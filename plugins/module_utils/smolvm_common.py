@@ -54,7 +54,7 @@ def db_path_for(params, cli=None) -> str:
 def listed_allowlist(cli, name):
     """A function returning the allowlist `machine ls --json` shows for `name` (LookupError where
     this smolvm does not show it), for AllowlistPatch's read-back."""
-    def shown():
+    def read_listed_allowlist():
         machine = cli.get_machine(name)
         if machine is None:
             raise SmolvmError(
@@ -62,4 +62,4 @@ def listed_allowlist(cli, name):
                 f"was checked holds it: smolvm reads another state (check state_dir, db_path and "
                 f"SMOLVM_DATA_DIR); the allowlist is not proven")
         return cli.shown_allowlist(machine)
-    return shown
+    return read_listed_allowlist

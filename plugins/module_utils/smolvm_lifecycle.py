@@ -78,7 +78,7 @@ class MachineManager:
         )
         return default_db_path(state_dir=self.cli.state_dir, smolvm_version=self.cli.version)
 
-    def _live(self, machine):
+    def _has_live_vm(self, machine):
         if machine is None:
             return False
         if self._alive is None:
@@ -109,7 +109,7 @@ class MachineManager:
             if before is not None:
                 # smolvm 0.8 deletes a running machine's record without stopping its VM
                 # process; stop it first so no VM outlives its record.
-                if self._live(before):
+                if self._has_live_vm(before):
                     self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 self._act(name, self.cli.delete_argv(name), check_mode, None)
                 if not check_mode:
@@ -129,7 +129,7 @@ class MachineManager:
             if state == "started" and current != "running":
                 self._act(name, self.cli.start_argv(name), check_mode, {"state": "running"})
                 current = "running"
-            elif state == "stopped" and self._live(before):
+            elif state == "stopped" and self._has_live_vm(before):
                 self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 current = "stopped"
 
@@ -140,7 +140,7 @@ class MachineManager:
                 self._verify(name, state, after)
                 current = after.get("state", "unknown") if after else "absent"
             if state == "started" and wait:
-                self._wait(name, wait_timeout)
+                self._wait_until_guest_answers(name, wait_timeout)
 
         # In check mode nothing changed, so the machine is reported as it is now.
         return ModuleResult(
@@ -164,25 +164,13 @@ class MachineManager:
         self.commands.append(argv)
         if not check_mode:
             self._run_through_lock(name, argv)
-        # Only once the command succeeded (or would run, in check mode): a refused create
-        # changed nothing.
+        # Only after success (or in check mode): a refused command changed nothing.
         self.changed = True
         self._expected = expected_after
 
     def _run_through_lock(self, name, argv):
-        """Run ``argv``; while smolvm refuses it on its locked database and the machine is
-        provably as it was before, run it again with backoff, for up to db_timeout seconds.
-
-        Every other failure is raised at once. A refusal is retried only when `machine ls
-        --json` still shows what the command would have changed exactly as before it ran:
-        smolvm's transaction rolled back and the command's write did not land.
-
-        A refused start may have launched its VM before its write was refused (the stand-in
-        writes its boot record first; whether smolvm 0.8 leaves a VM process then is not known
-        from the reference). Running it again does not add to that: it boots from the same,
-        unchanged row and records its own pid, and without the retry the launch would fail
-        with the same leftover.
-        """
+        """Run ``argv``, again with backoff for up to db_timeout seconds while smolvm refuses it on
+        its locked database and `machine ls --json` proves the refused run changed nothing."""
         what = " ".join(argv[1:3])
         backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
                           spread=lambda: 0.5 + self._jitter() / 2)
@@ -192,16 +180,16 @@ class MachineManager:
             rc, out, err = self.cli.try_run(argv)
             if rc == 0:
                 return out
-            said = smolvm_words(err, out)
+            smolvm_said = smolvm_words(err, out)
             facts = dict(argv=argv, rc=rc, stdout=out, stderr=err)
             if DB_LOCKED not in (err or ""):
-                raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {said}", **facts)
-            now = self.cli.get_machine(name)
-            if not _has_fields(self._expected, now):
+                raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {smolvm_said}", **facts)
+            listed_now = self.cli.get_machine(name)
+            if not _has_fields(self._expected, listed_now):
                 raise SmolvmCommandError(
                     f"smolvm {what} failed (exit {rc}) on smolvm's locked database "
-                    f"{self.db_path}: {said}; not retried, because machine {name} is no longer "
-                    f"as it was before the command (it is now {_describe_listing(now)}, it was "
+                    f"{self.db_path}: {smolvm_said}; not retried, because machine {name} is no longer "
+                    f"as it was before the command (it is now {_describe_listing(listed_now)}, it was "
                     f"{_describe_listing(self._expected)}), so part of it may have taken effect; look at "
                     f"`smolvm machine ls` before running it again", **facts)
             backoff.start(self._db_timeout)
@@ -209,9 +197,9 @@ class MachineManager:
                 raise SmolvmLockedError(
                     f"smolvm {what} for machine {name} was refused on a locked database "
                     f"{attempts} time(s) in a row over db_timeout={self._db_timeout:g} s: "
-                    f"{said}; smolvm's database {self.db_path} stayed locked by another smolvm "
+                    f"{smolvm_said}; smolvm's database {self.db_path} stayed locked by another smolvm "
                     f"command or another process holding it open in a transaction. Nothing was "
-                    f"written: machine {name} is {_describe_listing(now)}, as before. Wait for the other "
+                    f"written: machine {name} is {_describe_listing(listed_now)}, as before. Wait for the other "
                     f"command to end and run again, or raise db_timeout", **facts)
             backoff.wait()
             self.lock_retries += 1
@@ -224,8 +212,7 @@ class MachineManager:
         backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
                           spread=lambda: 0.5 + self._jitter() / 2)
         while True:
-            left = self.cli.get_machine(name)
-            if left is None:
+            if self.cli.get_machine(name) is None:
                 return
             backoff.start(self._db_timeout)
             if backoff.remaining() <= 0:
@@ -275,11 +262,11 @@ class MachineManager:
             raise SmolvmOutputError(
                 f"smolvm machine start exited 0 but machine {name} is {got!r}, not 'running'; "
                 f"look at the machine's logs and start it by hand to see why", argv=argv)
-        if state == "stopped" and self._live(after):
+        if state == "stopped" and self._has_live_vm(after):
             raise SmolvmOutputError(
                 f"smolvm machine stop exited 0 but machine {name} is still {got!r}", argv=argv)
 
-    def _wait(self, name, timeout):
+    def _wait_until_guest_answers(self, name, timeout):
         argv = self.cli.probe_argv(name)
         self.commands.append(argv)
         backoff = Backoff(self._sleep, self._clock, PROBE_FIRST_DELAY, PROBE_MAX_DELAY)
@@ -308,9 +295,9 @@ class MachineManager:
             return
         verb = "would drop" if check_mode else "dropped"
         if options.net:
-            left = "networking on and no egress allowlist (allowed_cidrs is null): unrestricted egress"
+            egress_left = "networking on and no egress allowlist (allowed_cidrs is null): unrestricted egress"
         else:
-            left = "no egress allowlist (allowed_cidrs is null), and --allow-cidr did not turn networking on"
+            egress_left = "no egress allowlist (allowed_cidrs is null), and --allow-cidr did not turn networking on"
         if starts:
             todo = (f"state=started starts it straight away, unconfined: stop it, run "
                     f"bot_bottle.smolmachines.smolvm_allowlist with name={name}, then start it "
@@ -321,7 +308,7 @@ class MachineManager:
         self.warnings.append(
             f"smolvm {self.cli.version_string} {verb} allow_cidrs ({', '.join(options.allow_cidrs)}) "
             f"on `machine create --from` (a smolvm bug in 0.5.12 to 1.7.7, fixed in 1.8.0): machine "
-            f"{name} has {left}. {todo}")
+            f"{name} has {egress_left}. {todo}")
 
     def _warn_differences(self, name, machine, options):
         wanted = []
