@@ -5,6 +5,8 @@ bot_bottle.smolmachines.smolvm), and how they become a smolvm CLI and a DB path.
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
     SmolvmCli, SmolvmError,
 )
@@ -35,8 +37,11 @@ def module_runner(module):
 def discover_cli(module, params=None) -> SmolvmCli:
     """The smolvm CLI named by `executable`, at its version, with `--state-dir` when asked."""
     params = module.params if params is None else params
-    return SmolvmCli.discover(module_runner(module), executable=params["executable"],
-                              state_dir=params["state_dir"])
+    executable = params["executable"]
+    if executable and os.sep not in executable:
+        # Ansible's own lookup (PATH, then the sbin directories); when it fails, find_executable names what was searched.
+        executable = module.get_bin_path(executable) or executable
+    return SmolvmCli.discover(module_runner(module), executable=executable, state_dir=params["state_dir"])
 
 
 def db_path_for(params, cli=None) -> str:
