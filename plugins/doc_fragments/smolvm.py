@@ -50,5 +50,4 @@ options:
       - V(0) tries once.
     type: float
     default: 30
-    aliases: [lock_timeout, timeout]
 """

@@ -2,37 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Who holds which bottle address, and the one place that hands addresses out.
 
-An address of the pool is in use when (issue 12, item 1):
-- any running container on the engine publishes a port on it, whatever its name ("bound");
-- any smolvm machine's stored egress allowlist covers it, whatever the machine's state: a stopped
-  VM regains its allowlist at start ("machine");
-- a live lease promises it to a slug whose bundle has not published yet ("leased").
-A new address is chosen and its lease written under the locks (lock_path, then the lease table's
-own lock), from one reading of Docker, smolvm's DB and the lease table taken inside them: two
-launches can never get the same address.
-
-Decisions where the issue is silent (also in the module documentation):
-- `changed` means "the lease table changed". A lease is never renewed by asking again: renewing
-  would make every call report a change. Expired leases are dropped whenever the table is written
-  for another reason, never by a write of their own.
-- The slug's own holders are its bundle (`prefix` + slug) and its VM (`bot-bottle-` + slug). When
-  they name one pool address the slug gets it back (changed=false); when they name several, an
-  address outside the pool (item 3), a non-IPv4 one, or an address another container or machine
-  also holds, the call fails naming them: nothing is adopted that could not confine the bottle.
-- A container publishing on every address (0.0.0.0, ::) is reachable on every pool address, so a
-  bottle confined to any of them would reach it: while it runs nothing is handed out (fail closed).
-- A machine with networking on and no allowlist is not confined to any address; it does not take
-  pool addresses (it would take all of them, and the collection never starts one), and is named in
-  a warning. A machine whose allowlist covers pool addresses holds every one of them.
-- A lease on a reserved or non-pool address is not honoured (item 7): its slug gets a pool address,
-  with a warning. A lease whose address another container or machine now holds is void likewise.
-- Expiry (a launch still in progress when its lease runs out): from expiry on, the address may go
-  to another slug. A launch must make its address durable (its bundle publishing, or its VM's
-  allowlist stored) before its lease expires, and prove it by asking again after publishing: it
-  gets source=bound only while nothing else holds the address; a later launch that was given the
-  same address then fails, naming the bundle that holds it. So an expired lease never lets two
-  live launches share an address unnoticed: the second one fails closed.
-- state=absent only touches the lease table and needs neither Docker nor smolvm's DB.
+An address is in use when a running container publishes on it, when a smolvm machine's stored
+allowlist covers it (in any state), or when a live lease promises it; the module's documentation
+gives the rules. A new address is chosen and leased under the locks, from one reading of Docker,
+smolvm's DB and the lease table taken inside them, so two launches never get the same address.
 """
 
 from __future__ import annotations
@@ -47,6 +20,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_sta
     check_name, check_prefix, docker_client,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import (
     DEFAULT_LEASE_PATH, DEFAULT_LOCK_PATH, DEFAULT_LOCK_TIMEOUT, DEFAULT_TTL, MAX_TTL, FileLock, LeaseError,
     LeaseStore, resolve_path, table_as_dict,
@@ -54,6 +28,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases imp
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
     POOL_ARGUMENT_SPEC, AliasPool, PoolError,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -64,12 +39,8 @@ MESSAGE_HOLDERS = 20
 MACHINE_PREFIX = "bot-bottle-"
 
 
-class AliasError(Exception):
+class AliasError(BottleError):
     """An alias cannot be handed out (or proven); `facts` go into the module's failure result."""
-
-    def __init__(self, message: str, **facts):
-        super().__init__(message)
-        self.facts = facts
 
 
 def _sort_key(address: str) -> int:
@@ -80,32 +51,11 @@ def check_slug(slug) -> None:
     check_name("slug", slug, AliasError, "name a bottle", "researcher-m3hxd")
 
 
-class Outcome:
-    """What one call did: the module's result, and the lease table before and after."""
-
-    def __init__(self, slug, alias, source, container, lease, before, after, msg, warnings=(), machine=None):
-        self.slug = slug
-        self.alias = alias
-        self.source = source
-        self.container = container
-        self.machine = machine
-        self.lease = lease
-        self.before = before
-        self.after = after
-        self.msg = msg
-        self.warnings = list(warnings)
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-    def as_dict(self, diff: bool = False) -> dict:
-        result = dict(changed=self.changed, slug=self.slug, alias=self.alias, source=self.source,
-                      container=self.container, machine=self.machine,
-                      lease=self.lease.as_dict() if self.lease else None, msg=self.msg)
-        if diff:
-            result["diff"] = dict(before=self.before, after=self.after)
-        return result
+def _outcome(slug, alias, source, container, lease, before, after, msg, warnings=(), machine=None) -> ModuleResult:
+    """What one call did, as bottle_alias returns it; `changed` means the lease table changed."""
+    return ModuleResult(before != after, diff=dict(before=before, after=after), warnings=warnings,
+                        slug=slug, alias=alias, source=source, container=container, machine=machine,
+                        lease=lease.as_dict() if lease else None, msg=msg)
 
 
 class Machine:
@@ -264,7 +214,7 @@ class AliasAllocator:
         return table_as_dict(kept)
 
     # ---- state=present -------------------------------------------------------------------
-    def ensure_present(self, slug: str, check_mode: bool = False) -> Outcome:
+    def ensure_present(self, slug: str, check_mode: bool = False) -> ModuleResult:
         check_slug(slug)
         with self._locked(check_mode):
             snapshot = self._snapshot()
@@ -279,7 +229,7 @@ class AliasAllocator:
                 f"publish them on one address (for example 127.0.0.1:PORT:PORT), or stop them",
                 everywhere=[dict(container=p.name, ports=list(p.everywhere)) for p in snapshot.everywhere])
 
-    def _present(self, slug: str, snapshot: Snapshot, check_mode: bool) -> Outcome:
+    def _present(self, slug: str, snapshot: Snapshot, check_mode: bool) -> ModuleResult:
         self._refuse_everywhere(snapshot)
         before = table_as_dict(snapshot.leases)
         bundle = snapshot.bundle_of.get(slug)
@@ -289,9 +239,9 @@ class AliasAllocator:
                     f"nothing and can reach every bottle's address" for m in snapshot.unrestricted
                     if m.slug != slug]
 
-        claimed = self._claimed(slug, bundle, machine)
+        claimed = self._addresses_of_slug(slug, bundle, machine)
         if claimed:
-            return self._held(slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings)
+            return self._keep_held_address(slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings)
 
         if own_lease:
             if own_lease.alias not in self.pool:
@@ -302,12 +252,12 @@ class AliasAllocator:
                                 f"{', '.join(snapshot.durable(own_lease.alias))} now holds that address; "
                                 f"{slug} gets a new one")
             else:
-                return Outcome(slug, own_lease.alias, "leased", bundle.name if bundle else None, own_lease,
-                               before, before, f"{own_lease.alias} is leased to {slug}", warnings,
-                               machine=machine.name if machine else None)
+                return _outcome(slug, own_lease.alias, "leased", bundle.name if bundle else None, own_lease,
+                                before, before, f"{own_lease.alias} is leased to {slug}", warnings,
+                                machine=machine.name if machine else None)
         return self._allocate(slug, bundle, machine, snapshot, before, check_mode, warnings)
 
-    def _claimed(self, slug, bundle, machine) -> list:
+    def _addresses_of_slug(self, slug, bundle, machine) -> list:
         """The one pool address the slug's bundle and VM hold, [] when they hold none; fails when
         they hold something that cannot confine the bottle."""
         claimed = set()
@@ -342,7 +292,7 @@ class AliasAllocator:
                 f"it again", aliases=sorted(claimed, key=_sort_key))
         return sorted(claimed)
 
-    def _held(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> Outcome:
+    def _keep_held_address(self, slug, claimed, bundle, machine, own_lease, snapshot, before, check_mode, warnings) -> ModuleResult:
         alias = claimed[0]
         others = [f"container {p.name}" for p in snapshot.bound.get(alias, ()) if p is not bundle]
         others += [f"smolvm machine {m.name}" for m in snapshot.allowed.get(alias, ()) if m is not machine]
@@ -366,14 +316,14 @@ class AliasAllocator:
             verb = "would release" if check_mode else "released"
             warnings.append(f"{verb} the lease of {slug} on {own_lease.alias}: it holds {alias}")
         if bound:
-            return Outcome(slug, alias, "bound", bundle.name, lease, before, after,
-                           f"{alias} is bound by {bundle.name}", warnings,
-                           machine=machine.name if machine and alias in machine.addresses else None)
-        return Outcome(slug, alias, "machine", bundle.name if bundle else None, lease, before, after,
-                       f"{alias} is held by smolvm machine {machine.name}, whose stored allowlist allows it",
-                       warnings, machine=machine.name)
+            return _outcome(slug, alias, "bound", bundle.name, lease, before, after,
+                            f"{alias} is bound by {bundle.name}", warnings,
+                            machine=machine.name if machine and alias in machine.addresses else None)
+        return _outcome(slug, alias, "machine", bundle.name if bundle else None, lease, before, after,
+                        f"{alias} is held by smolvm machine {machine.name}, whose stored allowlist allows it",
+                        warnings, machine=machine.name)
 
-    def _allocate(self, slug, bundle, machine, snapshot, before, check_mode, warnings) -> Outcome:
+    def _allocate(self, slug, bundle, machine, snapshot, before, check_mode, warnings) -> ModuleResult:
         taken = set(snapshot.bound) | set(snapshot.allowed)
         taken.update(lease.alias for other, lease in snapshot.live.items() if other != slug)
         previous = snapshot.leases.get(slug)
@@ -395,25 +345,25 @@ class AliasAllocator:
         leases[slug] = lease
         after = self._write(snapshot, leases, check_mode)
         verb = "would be leased" if check_mode else "leased"
-        return Outcome(slug, alias, "allocated", bundle.name if bundle else None, lease, before, after,
-                       f"{alias} {verb} to {slug} for {self.ttl} s", warnings,
-                       machine=machine.name if machine else None)
+        return _outcome(slug, alias, "allocated", bundle.name if bundle else None, lease, before, after,
+                        f"{alias} {verb} to {slug} for {self.ttl} s", warnings,
+                        machine=machine.name if machine else None)
 
     # ---- state=absent --------------------------------------------------------------------
-    def ensure_absent(self, slug: str, check_mode: bool = False) -> Outcome:
+    def ensure_absent(self, slug: str, check_mode: bool = False) -> ModuleResult:
         check_slug(slug)
         with self._locked(check_mode):
             snapshot = self._snapshot(with_holders=False)
             before = table_as_dict(snapshot.leases)
             own = snapshot.leases.get(slug)
             if own is None:
-                return Outcome(slug, None, "none", None, None, before, before, f"{slug} holds no lease")
+                return _outcome(slug, None, "none", None, None, before, before, f"{slug} holds no lease")
             leases = dict(snapshot.leases)
             del leases[slug]
             after = self._write(snapshot, leases, check_mode)
             verb = "would be released" if check_mode else "released"
-            return Outcome(slug, None, "released", None, None, before, after,
-                           f"the lease of {slug} on {own.alias} {verb}")
+            return _outcome(slug, None, "released", None, None, before, after,
+                            f"the lease of {slug} on {own.alias} {verb}")
 
     # ---- the pool as a whole -------------------------------------------------------------
     def report(self) -> dict:
@@ -460,7 +410,7 @@ class _Locked:
 
 
 def _check_lock_is_not_the_table(lock_path: str, store) -> None:
-    """Refuse a lock_path that is the lease table or its own lock (issue 12, item 6): the table is
+    """Refuse a lock_path that is the lease table or its own lock : the table is
     replaced atomically, so a lock on it guards an inode that is gone after the first write."""
     lock_real = os.path.realpath(lock_path)
     if lock_real == os.path.realpath(store.path):

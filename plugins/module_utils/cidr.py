@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 
-class CidrError(ValueError):
+
+class CidrError(BottleError, ValueError):
     """An allowlist entry is not a usable CIDR; the message names the value and what was expected."""
 
 

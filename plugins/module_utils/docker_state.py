@@ -3,10 +3,8 @@
 """What the Docker engine says about host addresses: which address every running container
 publishes its ports on, and which of those containers are the bottles' sidecar bundles.
 
-Everything is read with ONE list call however many containers run: the list endpoint already
-carries each container's published ports, so no per-container inspect is needed. Anything that
-prevents a complete, trustworthy reading raises DockerStateError: the caller must never mistake
-"could not read" for "nothing in use" (the original allocator did, and handed out taken aliases).
+One list call reads every container's published ports. Anything short of a complete reading
+raises DockerStateError: "could not read" must never pass for "nothing in use".
 
 Decisions:
 - Every container the engine lists by default counts, not only bundles: running ones, paused ones
@@ -29,13 +27,12 @@ import sys
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
 
-# Importing the SDK (with requests and urllib3) costs about 80 ms, most of what bottle_alias costs
-# over ansible.builtin.ping (docs/performance.md). A release (state=absent) never talks to Docker,
-# so the SDK is imported only when a client is built; finding it is enough to know it is installed.
+# The SDK import costs ~80 ms and a release never talks to Docker: import it only to build a client.
 HAS_DOCKER = importlib.util.find_spec("docker") is not None
 DOCKER_IMPORT_ERROR = None if HAS_DOCKER else "ModuleNotFoundError: No module named 'docker'"
 
@@ -80,12 +77,12 @@ DOCKER_REQUIRED_TOGETHER = [("client_cert", "client_key")]
 _NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
-class DockerStateError(Exception):
+class DockerStateError(BottleError):
     """Docker could not be read completely; the message says what failed and what to do."""
 
 
 def is_valid_name(value) -> bool:
-    # fullmatch: a `$`-anchored match would let a trailing newline through (issue 12, item 5).
+    # fullmatch: a `$`-anchored match would let a trailing newline through.
     return isinstance(value, str) and bool(_NAME_RE.fullmatch(value))
 
 

@@ -2,9 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lease table and the lock that serialises allocations.
 
-A lease says "this alias is promised to this slug until expires_at". It covers the window the
-original allocator left open: between choosing an alias and the bundle container publishing on
-it, Docker alone cannot tell that the alias is taken.
+A lease says "this alias is promised to this slug until expires_at": between choosing an alias
+and the bundle publishing on it, Docker alone cannot tell that the alias is taken.
 
 The table is a small JSON file, private to its owner, replaced atomically (temporary file in the
 same directory + os.replace) so that a reader never sees half of it. A file that cannot be
@@ -24,6 +23,7 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -45,7 +45,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class LeaseError(Exception):
+class LeaseError(BottleError):
     """The lease file or the lock cannot be used; the message names the path and what to do."""
 
 

@@ -16,6 +16,9 @@ import platform
 import re
 import subprocess
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult
+
 METHODS = ("auto", "ifconfig", "linux")
 STATES = ("present", "absent")
 
@@ -27,12 +30,8 @@ _INTERFACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _MESSAGE_RUNS = 4
 
 
-class LoopbackError(Exception):
+class LoopbackError(BottleError):
     """The pool cannot be put in place (or verified); `facts` go into the failed result."""
-
-    def __init__(self, msg: str, **facts):
-        super().__init__(msg)
-        self.facts = facts
 
 
 def system_name() -> str:
@@ -109,40 +108,22 @@ def first_line(text: str) -> str:
     return lines[0] if lines else "no output"
 
 
-class PoolResult:
-    """What loopback_pool reports; `as_dict` shapes it for exit_json."""
-
-    def __init__(self, *, changed, method, interface, pool, present, added, removed, msg,
-                 before, after, warnings=()):
-        self.changed = changed
-        self.method = method
-        self.interface = interface
-        self.pool = pool
-        self.present = present
-        self.added = added
-        self.removed = removed
-        self.msg = msg
-        self.before = before
-        self.after = after
-        self.warnings = list(warnings)
-
-    def as_dict(self, diff: bool = False) -> dict:
-        result = dict(
-            changed=self.changed,
-            method=self.method,
-            interface=self.interface,
-            pool=dict(first=str(self.pool.first), last=str(self.pool.last), size=len(self.pool)),
-            present=list(self.present),
-            added=list(self.added),
-            removed=list(self.removed),
-            msg=self.msg,
-        )
-        if diff:
-            result["diff"] = dict(
-                before=dict(interface=self.interface, aliases=list(self.before)),
-                after=dict(interface=self.interface, aliases=list(self.after)),
-            )
-        return result
+def pool_result(*, changed, method, interface, pool, present, added, removed, msg, before, after,
+                warnings=()) -> ModuleResult:
+    """What loopback_pool returns; the diff is the interface's pool aliases before and after."""
+    return ModuleResult(
+        changed,
+        diff=dict(before=dict(interface=interface, aliases=list(before)),
+                  after=dict(interface=interface, aliases=list(after))),
+        warnings=warnings,
+        method=method,
+        interface=interface,
+        pool=dict(first=str(pool.first), last=str(pool.last), size=len(pool)),
+        present=list(present),
+        added=list(added),
+        removed=list(removed),
+        msg=msg,
+    )
 
 
 class AliasManager:
@@ -175,10 +156,10 @@ class AliasManager:
     def refuse(self, state: str, wanted: list[str]) -> None:
         """Raise LoopbackError when the interface as last read cannot hold the wanted state."""
 
-    def _result(self, **kwargs) -> PoolResult:
-        return PoolResult(method=self.method, interface=self.interface, pool=self.pool, **kwargs)
+    def _result(self, **kwargs) -> ModuleResult:
+        return pool_result(method=self.method, interface=self.interface, pool=self.pool, **kwargs)
 
-    def ensure(self, state="present", check_mode=False) -> PoolResult:
+    def ensure(self, state="present", check_mode=False) -> ModuleResult:
         if state not in STATES:
             raise LoopbackError(f"state={state!r} is not one of {', '.join(STATES)}")
         on_interface = set(self.read())

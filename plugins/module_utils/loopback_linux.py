@@ -17,9 +17,10 @@ import json
 import re
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback import (
-    AliasManager, LoopbackError, PoolResult, STATES, check_interface, command_text, first_line,
+    STATES, AliasManager, LoopbackError, pool_result, check_interface, command_text, first_line,
     subprocess_runner,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult
 
 FIB_TRIE_PATH = "/proc/net/fib_trie"
 DEFAULT_INTERFACE = "lo"
@@ -269,10 +270,10 @@ class LocalRouteCheck:
         self.interface = check_interface(DEFAULT_INTERFACE if interface is None else interface)
         self.routes = LinuxLocalRoutes(ip_path, run, fib_trie_path)
 
-    def _result(self, **kwargs) -> PoolResult:
-        return PoolResult(method=self.method, interface=self.interface, pool=self.pool, **kwargs)
+    def _result(self, **kwargs) -> ModuleResult:
+        return pool_result(method=self.method, interface=self.interface, pool=self.pool, **kwargs)
 
-    def ensure(self, state="present", check_mode=False) -> PoolResult:  # pylint: disable=unused-argument
+    def ensure(self, state="present", check_mode=False) -> ModuleResult:  # pylint: disable=unused-argument
         if state not in STATES:
             raise LoopbackError(f"state={state!r} is not one of {', '.join(STATES)}")
         source, routes, problems = self.routes.read()

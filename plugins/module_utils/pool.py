@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.text_input import (
     TextInputError, check_plain_text,
 )
@@ -53,7 +54,7 @@ POOL_ARGUMENT_SPEC = dict(
 )
 
 
-class PoolError(ValueError):
+class PoolError(BottleError, ValueError):
     """The pool's range is not usable; the message names the bad value."""
 
 

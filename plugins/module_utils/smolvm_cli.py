@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
-import time
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import (
-    LIVE_STATES as _RECORD_LIVE_STATES, is_live,
-)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 
 DEFAULT_EXECUTABLE = "smolvm"
 
@@ -39,10 +34,6 @@ NAME_SHAPES = (
 # (inclusive): --allow-cidr is accepted and silently dropped, allowed_cidrs is stored as null.
 FROM_DROPS_EGRESS = ((0, 5, 12), (1, 7, 7))
 
-# States in which a machine may have a live VM process that `machine stop` must end (every
-# version's; `failed` with a live pid counts too, see smolvm_record.is_live).
-LIVE_STATES = _RECORD_LIVE_STATES
-
 # `machine create --label KEY=VALUE` exists from 1.8.0.
 LABELS_SINCE = (1, 8, 0)
 # From 1.1.3 a machine with an allowlist runs on virtio-net (the guest's 127/8 is its own); up to
@@ -55,49 +46,23 @@ OLDEST_WITH_STATE_DIR = (1, 32, 2)
 # `machine ls --json` shows allowed_cidrs (and omits the key when null) from this version on.
 LS_SHOWS_ALLOWLIST_SINCE = (1, 32, 2)
 
-STATES = ("present", "started", "stopped", "absent")
-
 _VERSION_RE = re.compile(r"^smolvm\s+v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
 
-# Guest readiness probe: first retry after 0.25 s, doubling, never more than 2 s apart.
-PROBE_FIRST_DELAY = 0.25
-PROBE_MAX_DELAY = 2.0
-
-# What smolvm prints when SQLite answers SQLITE_BUSY (`Error: database error: database is
-# locked`). Before 1.7.5 smolvm's create and start read the row and then write it in one deferred
-# transaction: when another command committed in between, the write is refused at once (SQLite
-# does not wait on a stale read snapshot), the transaction rolls back and nothing is written. From
-# 1.7.5 it takes the write lock first (BEGIN IMMEDIATE) and says this only after its own 15 s
-# busy timeout, again having written nothing. SQLITE_LOCKED ("database table is locked") is
-# another error and is not matched.
+# What smolvm prints on SQLITE_BUSY; smolvm has then written nothing (its transaction rolled back).
 DB_LOCKED = "database is locked"
-# Seconds a command refused on the lock is retried for, from its first refusal.
-DEFAULT_LOCK_TIMEOUT = 30
-# Backoff between retries: 0.1 s doubling to 2 s, each scaled by a random 50-100 % so that the
-# launches that collided do not all come back at the same moment.
-LOCK_FIRST_DELAY = 0.1
-LOCK_MAX_DELAY = 2.0
 
 
-class SmolvmError(Exception):
-    """Something about smolvm went wrong; the message says what and what to do.
+class SmolvmError(BottleError):
+    """Something about smolvm went wrong; when a smolvm command was involved its argv (returned as
+    `cmd`), rc, stdout and stderr are facts, so the user gets smolvm's own words back."""
 
-    argv, rc, stdout and stderr are set when a smolvm command was involved, so the caller can
-    hand smolvm's own words back to the user.
-    """
-
-    def __init__(self, message, argv=None, rc=None, stdout=None, stderr=None):
-        super().__init__(message)
-        self.argv = list(argv) if argv is not None else None
+    def __init__(self, message, argv=None, rc=None, stdout=None, stderr=None, **facts):
+        command = {"cmd": list(argv) if argv is not None else None, "rc": rc, "stdout": stdout, "stderr": stderr}
+        super().__init__(message, **{key: value for key, value in command.items() if value is not None}, **facts)
+        self.argv = command["cmd"]
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
-
-    @property
-    def facts(self):
-        """The command facts worth returning next to the message (only those that are known)."""
-        facts = {"cmd": self.argv, "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
-        return {key: value for key, value in facts.items() if value is not None}
 
 
 class SmolvmNotFoundError(SmolvmError):
@@ -316,7 +281,7 @@ class SmolvmCli:
         rc, out, err = run(argv)
         if rc != 0:
             raise SmolvmVersionError(
-                f"`{resolved} --version` failed (exit {rc}): {_smolvm_words(err, out)}; check that "
+                f"`{resolved} --version` failed (exit {rc}): {smolvm_words(err, out)}; check that "
                 f"executable is smol-machines' smolvm", argv=argv, rc=rc, stdout=out, stderr=err)
         version, _text = parse_version(out)
         cli = cls(resolved, run, version)
@@ -427,7 +392,7 @@ class SmolvmCli:
         rc, out, err = self._run(argv)
         if rc != 0:
             what = " ".join(argv[1:3]) if len(argv) > 2 else argv[0]
-            raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {_smolvm_words(err, out)}",
+            raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {smolvm_words(err, out)}",
                                      argv=argv, rc=rc, stdout=out, stderr=err)
         return out
 
@@ -459,338 +424,6 @@ class SmolvmCli:
         return None
 
 
-def _has_fields(expected, machine):
-    """Whether ``machine`` (an `ls` object or None) still has every field of ``expected``."""
-    if expected is None or machine is None:
-        return expected is None and machine is None
-    return all(machine.get(key) == value for key, value in expected.items())
-
-
-def _describe_listing(machine):
-    if machine is None:
-        return "not listed"
-    return f"listed in state {machine.get('state')!r} with pid {machine.get('pid')!r}"
-
-
-class _Backoff:
-    """The waits between a command's attempts: `first` seconds, doubling up to `most`, each scaled
-    by `spread()`, and never past the deadline that start() sets."""
-
-    def __init__(self, sleep, clock, first, most, spread=lambda: 1.0):
-        self._sleep = sleep
-        self._clock = clock
-        self._delay = first
-        self._most = most
-        self._spread = spread
-        self._deadline = None
-
-    def start(self, timeout):
-        """Sets the deadline `timeout` seconds from now, at the first call only."""
-        if self._deadline is None:
-            self._deadline = self._clock() + timeout
-
-    def remaining(self):
-        return self._deadline - self._clock()
-
-    def wait(self):
-        self._sleep(min(self._delay * self._spread(), self.remaining()))
-        self._delay = min(self._delay * 2, self._most)
-
-
-def _smolvm_words(stderr, stdout=""):
+def smolvm_words(stderr, stdout=""):
     text = (stderr or "").strip() or (stdout or "").strip()
     return text if text else "(smolvm printed nothing)"
-
-
-class MachineManager:
-    """Bring one machine to a wanted state: read once, decide, act (unless check mode), report.
-
-    ``commands`` and ``changed`` stay readable after a failure, so the caller can report what
-    already ran.
-    """
-
-    def __init__(self, cli, sleep=time.sleep, clock=time.monotonic, jitter=random.random,
-                 db_path=None, alive=None):
-        self.cli = cli
-        self._db_path = db_path
-        self._alive = alive
-        self._sleep = sleep
-        self._clock = clock
-        self._jitter = jitter
-        self._lock_timeout = DEFAULT_LOCK_TIMEOUT
-        # The machine as it must still be listed when a command is refused on the lock: the
-        # whole `ls` object read before the first command, then the fields each command that
-        # succeeded is known to leave (None: not listed).
-        self._expected = None
-        self.commands = []
-        self.changed = False
-        self.lock_retries = 0
-        self.warnings = []
-
-    @property
-    def db_path(self):
-        # Named in lock errors only. Imported here: smolvm_db loads sqlite3, which a call that
-        # meets no lock has no use for (docs/performance.md counts every import).
-        if self._db_path:
-            return self._db_path
-        from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (  # pylint: disable=import-outside-toplevel
-            default_db_path,
-        )
-        return default_db_path(state_dir=self.cli.state_dir, smolvm_version=self.cli.version)
-
-    def _live(self, machine):
-        if machine is None:
-            return False
-        if self._alive is None:
-            return is_live(machine.get("state"), machine.get("pid"))
-        return is_live(machine.get("state"), machine.get("pid"), self._alive)
-
-    def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
-               check_mode=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, allowlist_mismatch="warn"):
-        name = validate_name(name)
-        if state not in STATES:
-            raise MachineSpecError(f"state={state!r} is not one of {', '.join(STATES)}")
-        if wait and not is_seconds(wait_timeout):
-            raise MachineSpecError(
-                f"wait_timeout={wait_timeout!r} is not a positive number of seconds; "
-                f"expected e.g. 60")
-        if not is_seconds(lock_timeout, zero_ok=True):
-            raise MachineSpecError(
-                f"db_timeout={lock_timeout!r} is not a number of seconds of 0 or more; "
-                f"expected e.g. {DEFAULT_LOCK_TIMEOUT} (0 retries nothing)")
-        self._lock_timeout = lock_timeout
-        options = options or CreateOptions()
-        before = self.cli.get_machine(name)
-        before_state = before.get("state", "unknown") if before else "absent"
-        current = before_state
-        self._expected = dict(before) if before is not None else None
-
-        if state == "absent":
-            if before is not None:
-                # smolvm 0.8 deletes a running machine's record without stopping its VM
-                # process; stop it first so no VM outlives its record.
-                if self._live(before):
-                    self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
-                self._act(name, self.cli.delete_argv(name), check_mode, None)
-                if not check_mode:
-                    self._delete_until_gone(name)
-                current = "absent"
-        else:
-            if before is None:
-                options.check_source()
-                self._act(name, self.cli.create_argv(name, options), check_mode,
-                          {"state": "created", "pid": None})
-                self._warn_dropped_egress(name, options, check_mode, starts=state == "started")
-                self._warn_unlabelled(options)
-                current = "created"
-            else:
-                self._warn_differences(name, before, options)
-                self._compare_allowlist(name, before, options, allowlist_mismatch)
-            if state == "started" and current != "running":
-                self._act(name, self.cli.start_argv(name), check_mode, {"state": "running"})
-                current = "running"
-            elif state == "stopped" and self._live(before):
-                self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
-                current = "stopped"
-
-        after = before
-        if not check_mode:
-            if self.changed:
-                after = self.cli.get_machine(name)
-                self._verify(name, state, after)
-                current = after.get("state", "unknown") if after else "absent"
-            if state == "started" and wait:
-                self._wait(name, wait_timeout)
-
-        return {
-            "changed": self.changed,
-            # In check mode nothing changed, so the machine is reported as it is now.
-            "machine": dict(after) if after else {},
-            "version": self.cli.version_string,
-            "commands": [list(argv) for argv in self.commands],
-            "lock_retries": self.lock_retries,
-            "diff": {"before": {"name": name, "state": before_state},
-                     "after": {"name": name, "state": current}},
-            "warnings": list(self.warnings),
-        }
-
-    def _act(self, name, argv, check_mode, expected_after):
-        """Run one command that changes the machine; ``expected_after`` is what it is known to leave
-        listed (None: nothing), for the lock check of the next command."""
-        self.commands.append(argv)
-        if not check_mode:
-            self._run_through_lock(name, argv)
-        # Only once the command succeeded (or would run, in check mode): a refused create
-        # changed nothing.
-        self.changed = True
-        self._expected = expected_after
-
-    def _run_through_lock(self, name, argv):
-        """Run ``argv``; while smolvm refuses it on its locked database and the machine is
-        provably as it was before, run it again with backoff, for up to lock_timeout seconds.
-
-        Every other failure is raised at once. A refusal is retried only when `machine ls
-        --json` still shows what the command would have changed exactly as before it ran:
-        smolvm's transaction rolled back and the command's write did not land.
-
-        A refused start may have launched its VM before its write was refused (the stand-in
-        writes its boot record first; whether smolvm 0.8 leaves a VM process then is not known
-        from the reference). Running it again does not add to that: it boots from the same,
-        unchanged row and records its own pid, and without the retry the launch would fail
-        with the same leftover.
-        """
-        what = " ".join(argv[1:3])
-        backoff = _Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                           spread=lambda: 0.5 + self._jitter() / 2)
-        attempts = 0
-        while True:
-            attempts += 1
-            rc, out, err = self.cli.try_run(argv)
-            if rc == 0:
-                return out
-            said = _smolvm_words(err, out)
-            facts = dict(argv=argv, rc=rc, stdout=out, stderr=err)
-            if DB_LOCKED not in (err or ""):
-                raise SmolvmCommandError(f"smolvm {what} failed (exit {rc}): {said}", **facts)
-            now = self.cli.get_machine(name)
-            if not _has_fields(self._expected, now):
-                raise SmolvmCommandError(
-                    f"smolvm {what} failed (exit {rc}) on smolvm's locked database "
-                    f"{self.db_path}: {said}; not retried, because machine {name} is no longer "
-                    f"as it was before the command (it is now {_describe_listing(now)}, it was "
-                    f"{_describe_listing(self._expected)}), so part of it may have taken effect; look at "
-                    f"`smolvm machine ls` before running it again", **facts)
-            backoff.start(self._lock_timeout)
-            if backoff.remaining() <= 0:
-                raise SmolvmLockedError(
-                    f"smolvm {what} for machine {name} was refused on a locked database "
-                    f"{attempts} time(s) in a row over db_timeout={self._lock_timeout:g} s: "
-                    f"{said}; smolvm's database {self.db_path} stayed locked by another smolvm "
-                    f"command or another process holding it open in a transaction. Nothing was "
-                    f"written: machine {name} is {_describe_listing(now)}, as before. Wait for the other "
-                    f"command to end and run again, or raise db_timeout", **facts)
-            backoff.wait()
-            self.lock_retries += 1
-
-    def _delete_until_gone(self, name):
-        """smolvm 1.4.0 exits 0 from `delete -f` while the DB is locked, with only a warning, and
-        leaves the row: re-list, and run the delete again (with backoff, up to db_timeout) while
-        the machine is still listed as it was."""
-        argv = self.cli.delete_argv(name)
-        backoff = _Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                           spread=lambda: 0.5 + self._jitter() / 2)
-        while True:
-            left = self.cli.get_machine(name)
-            if left is None:
-                return
-            backoff.start(self._lock_timeout)
-            if backoff.remaining() <= 0:
-                return  # _verify names the machine still listed
-            backoff.wait()
-            self.lock_retries += 1
-            self._run_through_lock(name, argv)
-
-    def _compare_allowlist(self, name, machine, options, mismatch):
-        """Where `ls --json` shows the allowlist, compare it with the one asked for."""
-        if not options.allow_cidrs:
-            return
-        try:
-            shown = self.cli.shown_allowlist(machine)
-        except LookupError:
-            return
-        from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (  # pylint: disable=import-outside-toplevel
-            same_allowlist,
-        )
-        if isinstance(shown, list) and same_allowlist(shown, options.allow_cidrs):
-            return
-        message = (f"machine {name} already exists with allowed_cidrs {shown!r} (as `smolvm "
-                   f"machine ls --json` shows it), not {options.allow_cidrs}; smolvm_machine does "
-                   f"not change an existing machine: set its list with "
-                   f"bot_bottle.smolmachines.smolvm_allowlist, or delete and create it again")
-        if mismatch == "fail":
-            raise MachineSpecError(message + " (allowlist_mismatch=fail)")
-        self.warnings.append(message)
-
-    def _verify(self, name, state, after):
-        # smolvm can exit 0 having done nothing (delete without -f prints "Cancelled"), so what
-        # counts is the state `machine ls --json` reports afterwards.
-        argv = self.cli.list_argv()
-        if state == "absent":
-            if after is not None:
-                raise SmolvmOutputError(
-                    f"smolvm exited 0 but machine {name} is still listed (state "
-                    f"{after.get('state')!r}); delete it by hand with "
-                    f"`{' '.join(self.cli.delete_argv(name))}` and look at smolvm's output", argv=argv)
-            return
-        if after is None:
-            raise SmolvmOutputError(
-                f"smolvm machine create exited 0 but machine {name} is not listed by "
-                f"`smolvm machine ls --json`; check smolvm's state directory", argv=argv)
-        got = after.get("state")
-        if state == "started" and got != "running":
-            raise SmolvmOutputError(
-                f"smolvm machine start exited 0 but machine {name} is {got!r}, not 'running'; "
-                f"look at the machine's logs and start it by hand to see why", argv=argv)
-        if state == "stopped" and self._live(after):
-            raise SmolvmOutputError(
-                f"smolvm machine stop exited 0 but machine {name} is still {got!r}", argv=argv)
-
-    def _wait(self, name, timeout):
-        argv = self.cli.probe_argv(name)
-        self.commands.append(argv)
-        backoff = _Backoff(self._sleep, self._clock, PROBE_FIRST_DELAY, PROBE_MAX_DELAY)
-        backoff.start(timeout)
-        attempts = 0
-        while True:
-            attempts += 1
-            rc, out, err = self.cli.try_run(argv)
-            if rc == 0:
-                return attempts
-            if backoff.remaining() <= 0:
-                raise SmolvmCommandError(
-                    f"machine {name} did not answer `machine exec -- true` within {timeout} s "
-                    f"({attempts} attempts); last error (exit {rc}): {_smolvm_words(err, out)}; raise "
-                    f"wait_timeout if the guest boots slowly", argv=argv, rc=rc, stdout=out, stderr=err)
-            backoff.wait()
-
-    def _warn_unlabelled(self, options):
-        if options.labels and not self.cli.has_labels:
-            self.warnings.append(
-                f"labels ({', '.join(f'{k}={v}' for k, v in options.labels)}) were not set: smolvm "
-                f"{self.cli.version_string} has no --label (it exists from 1.8.0)")
-
-    def _warn_dropped_egress(self, name, options, check_mode, starts):
-        if not (options.smolmachine and options.allow_cidrs and from_drops_egress(self.cli.version)):
-            return
-        verb = "would drop" if check_mode else "dropped"
-        if options.net:
-            left = "networking on and no egress allowlist (allowed_cidrs is null): unrestricted egress"
-        else:
-            left = "no egress allowlist (allowed_cidrs is null), and --allow-cidr did not turn networking on"
-        if starts:
-            todo = (f"state=started starts it straight away, unconfined: stop it, run "
-                    f"bot_bottle.smolmachines.smolvm_allowlist with name={name}, then start it "
-                    f"(or create it with state=present first).")
-        else:
-            todo = (f"Run bot_bottle.smolmachines.smolvm_allowlist with name={name} before the "
-                    f"machine starts.")
-        self.warnings.append(
-            f"smolvm {self.cli.version_string} {verb} allow_cidrs ({', '.join(options.allow_cidrs)}) "
-            f"on `machine create --from` (a smolvm bug in 0.5.12 to 1.7.7, fixed in 1.8.0): machine "
-            f"{name} has {left}. {todo}")
-
-    def _warn_differences(self, name, machine, options):
-        wanted = []
-        if options.cpus is not None and machine.get("cpus") != options.cpus:
-            wanted.append(f"cpus={options.cpus} (it has {machine.get('cpus')})")
-        if options.mem is not None and machine.get("memory_mib") != options.mem:
-            wanted.append(f"mem={options.mem} (it has memory_mib={machine.get('memory_mib')})")
-        if options.net and machine.get("network") is False:
-            wanted.append("net=true (it has networking off)")
-        if options.image and machine.get("image") != options.image:
-            wanted.append(f"image={options.image} (it has {machine.get('image')})")
-        if wanted:
-            self.warnings.append(
-                f"machine {name} already exists and differs from what was asked: {', '.join(wanted)}. "
-                f"smolvm_machine does not change an existing machine; delete it (state=absent) and "
-                f"create it again, or change it with `smolvm machine update` while it is stopped.")

@@ -5,6 +5,8 @@ bot_bottle.smolmachines.smolvm), and how they become a smolvm CLI and a DB path.
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
     SmolvmCli, SmolvmError,
 )
@@ -14,13 +16,14 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli
 DEFAULT_DB_TIMEOUT = 30.0
 
 
-def smolvm_argument_spec(db_timeout_aliases=("lock_timeout", "timeout")) -> dict:
-    """The shared options; a module whose own `timeout` means something else drops that alias."""
+def smolvm_argument_spec() -> dict:
+    """The shared options; db_timeout has no alias: `lock_timeout` is the lease lock's wait and
+    `timeout` the Docker API's (or a probe's), so neither may also name smolvm's DB wait."""
     return dict(
         executable=dict(type="path", default="smolvm"),
         state_dir=dict(type="path"),
         db_path=dict(type="path"),
-        db_timeout=dict(type="float", default=DEFAULT_DB_TIMEOUT, aliases=list(db_timeout_aliases)),
+        db_timeout=dict(type="float", default=DEFAULT_DB_TIMEOUT),
     )
 
 
@@ -34,8 +37,11 @@ def module_runner(module):
 def discover_cli(module, params=None) -> SmolvmCli:
     """The smolvm CLI named by `executable`, at its version, with `--state-dir` when asked."""
     params = module.params if params is None else params
-    return SmolvmCli.discover(module_runner(module), executable=params["executable"],
-                              state_dir=params["state_dir"])
+    executable = params["executable"]
+    if executable and os.sep not in executable:
+        # Ansible's own lookup (PATH, then the sbin directories); when it fails, find_executable names what was searched.
+        executable = module.get_bin_path(executable) or executable
+    return SmolvmCli.discover(module_runner(module), executable=executable, state_dir=params["state_dir"])
 
 
 def db_path_for(params, cli=None) -> str:
@@ -53,7 +59,7 @@ def db_path_for(params, cli=None) -> str:
 def listed_allowlist(cli, name):
     """A function returning the allowlist `machine ls --json` shows for `name` (LookupError where
     this smolvm does not show it), for AllowlistPatch's read-back."""
-    def shown():
+    def read_listed_allowlist():
         machine = cli.get_machine(name)
         if machine is None:
             raise SmolvmError(
@@ -61,4 +67,4 @@ def listed_allowlist(cli, name):
                 f"was checked holds it: smolvm reads another state (check state_dir, db_path and "
                 f"SMOLVM_DATA_DIR); the allowlist is not proven")
         return cli.shown_allowlist(machine)
-    return shown
+    return read_listed_allowlist

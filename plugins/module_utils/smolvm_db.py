@@ -24,6 +24,8 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr impor
     normalize_cidrs, same_allowlist,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.durations import is_seconds
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import (
     OWNED_FIELDS, RecordParseError, dumps_record, is_live, loads_record, other_egress,
     owned_policy, pid_alive, widening_fields,
@@ -39,7 +41,7 @@ DATA_DIR_SINCE = (1, 2, 5)  # first smolvm that honours SMOLVM_DATA_DIR
 LOCK_SLICE = 0.05
 
 
-class SmolvmDbError(Exception):
+class SmolvmDbError(BottleError):
     """The allowlist was not patched and proven; the message says what was not proven and what to do."""
 
 
@@ -196,28 +198,11 @@ def read_machine_policies(db_path, timeout=DEFAULT_TIMEOUT) -> dict:
             for name, data, storage in rows}
 
 
-class AllowlistResult:
+def allowlist_result(changed, before, after, machine_state, db_path, method, egress) -> ModuleResult:
     """What ensure() found and did; `before`/`after` are {allowed_cidrs, network} of the record,
     `egress` the record's other egress fields (none of which opens anything, or ensure() failed)."""
-
-    def __init__(self, changed, before, after, machine_state, db_path, method="db", egress=None,
-                 shown=None):
-        self.changed = changed
-        self.before = before
-        self.after = after
-        self.machine_state = machine_state
-        self.db_path = db_path
-        self.method = method
-        self.egress = egress or {}
-        self.shown = shown
-
-    def as_dict(self, diff=False) -> dict:
-        result = dict(changed=self.changed, before=self.before, after=self.after,
-                      machine_state=self.machine_state, db_path=self.db_path, method=self.method,
-                      egress=self.egress)
-        if diff:
-            result["diff"] = dict(before=self.before, after=self.after)
-        return result
+    return ModuleResult(changed, diff=dict(before=before, after=after), before=before, after=after,
+                        machine_state=machine_state, db_path=db_path, method=method, egress=egress or {})
 
 
 class AllowlistPatch:
@@ -361,7 +346,7 @@ class AllowlistPatch:
 
     # ------------------------------------------------------------------ the run
 
-    def ensure(self, check_mode=False) -> AllowlistResult:
+    def ensure(self, check_mode=False) -> ModuleResult:
         if not os.path.isfile(self.db_path):
             raise SmolvmDbMissing(
                 f"the smolvm state DB {self.db_path} does not exist, so machine '{self.name}' cannot "
@@ -377,15 +362,15 @@ class AllowlistPatch:
             raise SmolvmDbError(empty_allowlist_message("allowed_cidrs", self.name))
         if self._proven(record):
             # Also a running machine: a re-run after a launch that proved the list before start.
-            shown = self._compare_shown()
-            return AllowlistResult(False, before, dict(before), state, self.db_path, self.method,
-                                   other_egress(record), shown)
+            self._check_listed_allowlist()
+            return allowlist_result(False, before, dict(before), state, self.db_path, self.method,
+                                    other_egress(record))
         if is_live(state, record.get("pid"), self.alive):
             self._refuse_live(state)
         after = dict(allowed_cidrs=list(self.wanted), network=wanted_network)
         if check_mode:
-            return AllowlistResult(True, before, after, state, self.db_path, self.method,
-                                   other_egress(record))
+            return allowlist_result(True, before, after, state, self.db_path, self.method,
+                                    other_egress(record))
         if self.cli_update is not None:
             self.cli_update(list(self.wanted))
             final, _raw = self._read_only()
@@ -401,26 +386,24 @@ class AllowlistPatch:
             self._prove(raw, written, after)
             final, _raw = self._read_only()
         self._refuse_widening(final, "after the update")
-        shown = self._compare_shown()
-        return AllowlistResult(True, before, after, state, self.db_path, self.method,
-                               other_egress(final), shown)
+        self._check_listed_allowlist()
+        return allowlist_result(True, before, after, state, self.db_path, self.method,
+                                other_egress(final))
 
-    def _compare_shown(self):
-        """The allowlist `machine ls --json` shows, checked against the wanted one; None where
-        smolvm does not show it."""
+    def _check_listed_allowlist(self):
+        """Fail unless `machine ls --json` shows the wanted allowlist (where smolvm shows it)."""
         if self.shown_allowlist is None:
-            return None
+            return
         try:
             shown = self.shown_allowlist()
         except LookupError:
-            return None
+            return
         if not isinstance(shown, list) or not same_allowlist(shown, self.wanted):
             raise SmolvmReadBackError(
                 f"`smolvm machine ls --json` shows machine '{self.name}' with allowed_cidrs "
                 f"{shown!r}, not {self.wanted}, although its record in {self.db_path} holds the "
                 f"wanted list; smolvm does not read the DB this module checked (check state_dir, "
                 f"db_path and SMOLVM_DATA_DIR); the allowlist is not proven")
-        return shown
 
     def _patch(self, raw, record, after) -> bytes:
         """Write the patched record in one BEGIN IMMEDIATE transaction, provided the row still

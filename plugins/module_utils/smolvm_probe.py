@@ -31,8 +31,8 @@ class ProbeError(SmolvmError):
     """The confinement was not proven; `results` holds every probe that ran."""
 
     def __init__(self, message, results=None, **facts):
-        super().__init__(message, **facts)
         self.results = list(results or [])
+        super().__init__(message, results=self.results, **facts)
 
 
 def parse_targets(option, entries):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
+
 OWNED_FIELDS = ("allowed_cidrs", "network")
 
 # Every other field that bears on where the guest may connect, in the order smolvm writes them.
@@ -35,7 +37,7 @@ LIVE_STATES = frozenset(("running", "paused", "pausing", "unreachable", "frozen"
 KNOWN_STATES = LIVE_STATES | frozenset(("created", "stopped", "failed"))
 
 
-class RecordParseError(ValueError):
+class RecordParseError(BottleError, ValueError):
     """The bytes are not a record smolvm could read."""
 
 

@@ -1,20 +1,17 @@
 # Copyright: (c) 2026, bot-bottle developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One check for every free-text input (slugs, prefixes, paths, addresses): no control characters,
-no surrounding whitespace.
-
-A YAML folded scalar (`>`) ends its value with a newline; a `$`-anchored check passes it, and the
-value then names something else than the user meant (a prefix no container starts with, a second
-lease for "one" bottle). Such a value is refused, never stripped: guessing what was meant is how
-the original failed open.
+no surrounding whitespace; refused, never stripped, since a stripped value may name something else.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError
 
-class TextInputError(ValueError):
+
+class TextInputError(BottleError, ValueError):
     """A value holds a control character or surrounding whitespace; the message names it (repr)."""
 
 

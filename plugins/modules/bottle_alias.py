@@ -204,13 +204,14 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allocator import (
-    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_MUTUALLY_EXCLUSIVE, ALLOCATOR_REQUIRED_TOGETHER, AliasError,
-    allocator_from_params,
+    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_MUTUALLY_EXCLUSIVE, ALLOCATOR_REQUIRED_TOGETHER, allocator_from_params,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
     DOCKER_IMPORT_ERROR, HAS_DOCKER,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.leases import DEFAULT_TTL
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import exit_with
 
 
 def main():
@@ -234,16 +235,12 @@ def main():
             outcome = allocator.ensure_present(params["slug"], check_mode=module.check_mode)
         else:
             outcome = allocator.ensure_absent(params["slug"], check_mode=module.check_mode)
-    except AliasError as exc:
-        module.fail_json(msg=str(exc), slug=params["slug"], **exc.facts)
-    except ALLOCATOR_ERRORS as exc:
-        module.fail_json(msg=str(exc), slug=params["slug"])
+    except BottleError as error:
+        fail_with(module, error, slug=params["slug"])
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=f"unexpected error while handling the alias of {params['slug']!r}: {exc!r}",
                          exception=traceback.format_exc())
-    for warning in outcome.warnings:
-        module.warn(warning)
-    module.exit_json(**outcome.as_dict(diff=module._diff))
+    exit_with(module, outcome)
 
 
 if __name__ == "__main__":

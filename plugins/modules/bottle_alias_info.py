@@ -224,12 +224,13 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.alias_allocator import (
-    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_ERRORS, ALLOCATOR_MUTUALLY_EXCLUSIVE, ALLOCATOR_REQUIRED_TOGETHER, AliasError,
-    allocator_from_params,
+    ALLOCATOR_ARGUMENT_SPEC, ALLOCATOR_MUTUALLY_EXCLUSIVE, ALLOCATOR_REQUIRED_TOGETHER, allocator_from_params,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.docker_state import (
     DOCKER_IMPORT_ERROR, HAS_DOCKER,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult, exit_with
 
 
 def main():
@@ -240,12 +241,12 @@ def main():
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     try:
         report = allocator_from_params(module.params).report()
-    except (AliasError,) + ALLOCATOR_ERRORS as exc:
-        module.fail_json(msg=str(exc))
+    except BottleError as error:
+        fail_with(module, error)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=f"unexpected error while reading the alias pool: {exc}",
                          exception=traceback.format_exc())
-    module.exit_json(changed=False, **report)
+    exit_with(module, ModuleResult(False, **report))
 
 
 if __name__ == "__main__":

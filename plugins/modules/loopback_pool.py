@@ -200,8 +200,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback import (
-    METHODS, STATES, LoopbackError, resolve_method,
+    METHODS, STATES, resolve_method,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback_bsd import (
     IfconfigAliases,
@@ -210,8 +211,9 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.loopback_l
     linux_loopback,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
-    POOL_ARGUMENT_SPEC, AliasPool, PoolError,
+    POOL_ARGUMENT_SPEC, AliasPool,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import exit_with
 
 
 def argument_spec():
@@ -244,16 +246,11 @@ def main():
                 ifconfig_path=params["ifconfig_path"] or module.get_bin_path("ifconfig"),
                 run=run)
         result = manager.ensure(state=params["state"], check_mode=module.check_mode)
-    except PoolError as exc:
-        module.fail_json(msg=str(exc))
-    except LoopbackError as exc:
-        module.fail_json(msg=str(exc), **exc.facts)
+    except BottleError as error:
+        fail_with(module, error)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    else:
-        for warning in result.warnings:
-            module.warn(warning)
-        module.exit_json(**result.as_dict(diff=module._diff))
+    exit_with(module, result)
 
 
 if __name__ == "__main__":

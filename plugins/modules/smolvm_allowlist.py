@@ -188,16 +188,15 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import CidrError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import exit_with
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
     SmolvmError, SmolvmNotFoundError,
 )
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
     db_path_for, discover_cli, listed_allowlist, smolvm_argument_spec,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import (
-    AllowlistPatch, SmolvmDbError,
-)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import AllowlistPatch
 
 
 def _cli_for(module, method):
@@ -246,15 +245,13 @@ def main():
             network=params["network"], timeout=params["db_timeout"], cli_update=cli_update,
             shown_allowlist=listed_allowlist(cli, name) if cli is not None else None,
         ).ensure(check_mode=module.check_mode)
-    except SmolvmError as exc:
-        module.fail_json(msg=str(exc), db_path=db_path, **dict(exc.facts, **facts))
-    except (CidrError, SmolvmDbError) as exc:
-        module.fail_json(msg=str(exc), db_path=db_path, **facts)
+    except BottleError as error:
+        fail_with(module, error, db_path=db_path, **facts)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error patching machine {name!r} in {db_path}: "
                              f"{exc}; the allowlist is not proven",
                          exception=traceback.format_exc(), db_path=db_path, **facts)
-    module.exit_json(**dict(result.as_dict(diff=module._diff), **facts))
+    exit_with(module, result, **facts)
 
 
 if __name__ == "__main__":

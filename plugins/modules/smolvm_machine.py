@@ -279,9 +279,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.cidr import (
     CidrError, normalize_cidrs,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
-    CreateOptions, MachineManager, SmolvmError,
-)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import exit_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import CreateOptions
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_lifecycle import MachineManager
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
     discover_cli, smolvm_argument_spec,
 )
@@ -332,26 +333,19 @@ def main():
         manager = MachineManager(cli, db_path=params["db_path"])
         result = manager.ensure(params["name"], state=params["state"], options=options,
                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
-                                lock_timeout=params["db_timeout"],
+                                db_timeout=params["db_timeout"],
                                 allowlist_mismatch=params["allowlist_mismatch"],
                                 check_mode=module.check_mode)
-    except SmolvmError as exc:
-        facts = dict(exc.facts, **empty)
+    except BottleError as error:
+        known = dict(empty)
         if manager is not None:
-            facts.update(changed=manager.changed, commands=manager.commands,
-                         lock_retries=manager.lock_retries, version=manager.cli.version_string)
+            known.update(manager.progress())
             for warning in manager.warnings:
                 module.warn(warning)
-        module.fail_json(msg=str(exc), **facts)
+        fail_with(module, error, **known)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_with(module, result)
 
 
 if __name__ == "__main__":

@@ -151,11 +151,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import SmolvmError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult, exit_with
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
     db_path_for, discover_cli, smolvm_argument_spec,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_db import SmolvmDbError
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_info import machine_infos
 
 
@@ -175,14 +175,12 @@ def main():
         db_path = db_path_for(params, cli)
         result = machine_infos(cli, db_path, params["db_timeout"], name=params["name"],
                                labels=params["labels"])
-    except SmolvmError as exc:
-        module.fail_json(msg=str(exc), db_path=db_path, **exc.facts)
-    except SmolvmDbError as exc:
-        module.fail_json(msg=str(exc), db_path=db_path)
+    except BottleError as error:
+        fail_with(module, error, db_path=db_path)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error listing smolvm machines: {exc}",
                          exception=traceback.format_exc(), db_path=db_path)
-    module.exit_json(changed=False, db_path=db_path, **result)
+    exit_with(module, ModuleResult(False, db_path=db_path, **result))
 
 
 if __name__ == "__main__":

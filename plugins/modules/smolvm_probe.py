@@ -81,8 +81,6 @@ options:
       - Accepted so that C(module_defaults) for the C(group/bot_bottle.smolmachines.smolvm) group
         apply; the probe does not wait for smolvm's database. A probe that smolvm refuses with
         C(database is locked) proves nothing and fails.
-      - Here O(timeout) is the probe's own option, so it is not an alias of this one.
-    aliases: [lock_timeout]
 notes:
   - Run it after C(machine start) and the wait for the guest
     (M(bot_bottle.smolmachines.smolvm_machine) with O(bot_bottle.smolmachines.smolvm_machine#module:wait=true)).
@@ -167,7 +165,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import SmolvmError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.errors import BottleError, fail_with
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.results import ModuleResult, exit_with
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_common import (
     discover_cli, smolvm_argument_spec,
 )
@@ -179,10 +178,10 @@ TARGET = dict(host=dict(type="str", required=True), port=dict(type="int", requir
 
 
 def main():
+    smolvm = smolvm_argument_spec()
     module = AnsibleModule(
         argument_spec=dict(
-            # `timeout` is this module's own option, so it is no alias of db_timeout here.
-            smolvm_argument_spec(db_timeout_aliases=("lock_timeout",)),
+            smolvm,
             name=dict(type="str", required=True),
             reachable=dict(type="list", elements="dict", default=[], options=TARGET),
             unreachable=dict(type="list", elements="dict", default=[], options=TARGET),
@@ -196,16 +195,15 @@ def main():
     try:
         cli = discover_cli(module)
         facts["smolvm_version"] = cli.version_string
-        facts["results"] = ConfinementProbe(
+        results = ConfinementProbe(
             cli, params["name"], reachable=params["reachable"], unreachable=params["unreachable"],
             timeout=params["timeout"], probe_command=params["probe_command"]).run()
-    except SmolvmError as exc:
-        facts["results"] = getattr(exc, "results", facts["results"])
-        module.fail_json(msg=str(exc), **dict(exc.facts, **facts))
+    except BottleError as error:
+        fail_with(module, error, **facts)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg=f"unexpected error probing machine {params['name']!r}: {exc}; the "
                              f"confinement is not proven", exception=traceback.format_exc(), **facts)
-    module.exit_json(**facts)
+    exit_with(module, ModuleResult(False, results=results, smolvm_version=facts["smolvm_version"]))
 
 
 if __name__ == "__main__":

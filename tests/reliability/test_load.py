@@ -13,7 +13,7 @@ patches its allowlist. It also writes as smolvm did before 1.7.5: `create` and `
 row and then write it in one deferred transaction, which is refused at once with "database is
 locked" when another command committed in between, having written nothing. Among eight
 simultaneous launches on two cores that happens to about one launch in eight. smolvm_machine runs
-such a command again (within its lock_timeout) once `machine ls --json` shows that nothing was
+such a command again (within its db_timeout) once `machine ls --json` shows that nothing was
 written, so all eight launches must succeed at once, and all eight bottles must stand, confined.
 """
 

@@ -106,8 +106,8 @@ def env(tmp_path):
 
 def test_an_empty_host_gives_the_lowest_alias_and_leases_it(env):
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.16", "allocated", True)
-    assert outcome.lease == Lease("a", "127.0.0.16", NOW + 900)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.16", "allocated", True)
+    assert outcome.facts["lease"] == Lease("a", "127.0.0.16", NOW + 900).as_dict()
     assert env.table() == {"a": ("127.0.0.16", NOW + 900)}
     assert outcome.as_dict(diff=True)["diff"] == dict(
         before={"version": 1, "leases": []},
@@ -118,7 +118,7 @@ def test_an_empty_host_gives_the_lowest_alias_and_leases_it(env):
 def test_bound_and_leased_aliases_are_skipped(tmp_path):
     env = Env(tmp_path, Reader(bundle("b", "127.0.0.16"), bundle("c", "127.0.0.18")))
     env.lease("d", "127.0.0.17")
-    assert env.present("a").alias == "127.0.0.19"
+    assert env.present("a").facts["alias"] == "127.0.0.19"
 
 
 def test_asking_again_gives_the_leased_alias_back_unchanged_and_unrenewed(env):
@@ -126,8 +126,8 @@ def test_asking_again_gives_the_leased_alias_back_unchanged_and_unrenewed(env):
     env.clock.now += 100
     content = env.lease_path.read_text()
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.16", "leased", False)
-    assert outcome.lease.expires_at == NOW + 900
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.16", "leased", False)
+    assert outcome.facts["lease"]["expires_at"] == NOW + 900
     assert env.lease_path.read_text() == content
     assert outcome.as_dict(diff=True)["diff"]["before"] == outcome.as_dict(diff=True)["diff"]["after"]
 
@@ -146,8 +146,8 @@ def test_a_bound_bottle_keeps_its_lease_on_the_same_alias_and_reports_no_change(
     env.present("a")
     env.reader.bundles = [bundle("a", "127.0.0.16")]
     outcome = env.present("a")
-    assert (outcome.source, outcome.alias, outcome.changed) == ("bound", "127.0.0.16", False)
-    assert outcome.lease == Lease("a", "127.0.0.16", NOW + 900)
+    assert (outcome.facts["source"], outcome.facts["alias"], outcome.changed) == ("bound", "127.0.0.16", False)
+    assert outcome.facts["lease"] == Lease("a", "127.0.0.16", NOW + 900).as_dict()
     assert env.table() == {"a": ("127.0.0.16", NOW + 900)}
 
 
@@ -156,7 +156,7 @@ def test_a_bound_bottle_loses_a_lease_on_another_alias(tmp_path):
     env.lease("a", "127.0.0.16")
     env.lease("b", "127.0.0.17")
     outcome = env.present("a")
-    assert (outcome.source, outcome.alias, outcome.changed, outcome.lease) == ("bound", "127.0.0.20", True, None)
+    assert (outcome.facts["source"], outcome.facts["alias"], outcome.changed, outcome.facts["lease"]) == ("bound", "127.0.0.20", True, None)
     assert env.table() == {"b": ("127.0.0.17", NOW + 600)}
     assert "released the lease of a on 127.0.0.16" in outcome.warnings[0]
 
@@ -183,19 +183,19 @@ def test_a_bundle_on_a_non_ipv4_address_is_an_error_naming_it(tmp_path):
 
 def test_a_bundle_on_an_alias_outside_the_pool_takes_nothing_from_it(tmp_path):
     env = Env(tmp_path, Reader(bundle("x", "127.0.0.200"), bundle("y", "10.1.2.3")))
-    assert env.present("a").alias == "127.0.0.16"
+    assert env.present("a").facts["alias"] == "127.0.0.16"
 
 
 def test_a_bundle_with_another_name_is_not_this_bottle(tmp_path):
     env = Env(tmp_path, Reader(bundle("a-1", "127.0.0.16")))
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.container) == ("127.0.0.17", "allocated", None)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.facts["container"]) == ("127.0.0.17", "allocated", None)
 
 
 def test_a_running_bundle_without_published_ports_gets_a_lease(tmp_path):
     env = Env(tmp_path, Reader(bundle("a")))
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.container) == ("127.0.0.16", "allocated", PREFIX + "a")
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.facts["container"]) == ("127.0.0.16", "allocated", PREFIX + "a")
 
 
 @pytest.mark.parametrize("bundles, message", [
@@ -219,7 +219,7 @@ def test_a_lease_on_an_alias_another_bundle_now_binds_is_void(tmp_path):
     env.present("a")
     env.reader.bundles = [bundle("intruder", "127.0.0.16")]
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.17", "allocated", True)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.17", "allocated", True)
     assert env.table() == {"a": ("127.0.0.17", NOW + 900)}
     assert f"the lease of a on 127.0.0.16 is void: container {PREFIX}intruder now holds" in outcome.warnings[0]
 
@@ -227,7 +227,7 @@ def test_a_lease_on_an_alias_another_bundle_now_binds_is_void(tmp_path):
 def test_an_expired_lease_frees_its_alias_for_others(env):
     env.lease("old", "127.0.0.16", expires_at=NOW)
     outcome = env.present("a")
-    assert outcome.alias == "127.0.0.16"
+    assert outcome.facts["alias"] == "127.0.0.16"
     assert env.table() == {"a": ("127.0.0.16", NOW + 900)}
 
 
@@ -235,7 +235,7 @@ def test_a_slug_whose_lease_expired_gets_its_old_alias_back_when_still_free(env)
     env.lease("b", "127.0.0.16")
     env.lease("a", "127.0.0.20", expires_at=NOW - 1)
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.20", "allocated", True)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.20", "allocated", True)
     assert env.table() == {"a": ("127.0.0.20", NOW + 900), "b": ("127.0.0.16", NOW + 600)}
 
 
@@ -250,15 +250,15 @@ def test_expired_leases_go_only_when_the_table_is_written_anyway(tmp_path):
 
 def test_check_mode_reports_the_choice_and_writes_nothing_not_even_the_lock(env):
     outcome = env.present("a", check_mode=True)
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.16", "allocated", True)
-    assert outcome.msg == "127.0.0.16 would be leased to a for 900 s"
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.16", "allocated", True)
+    assert outcome.facts["msg"] == "127.0.0.16 would be leased to a for 900 s"
     assert outcome.as_dict(diff=True)["diff"]["after"]["leases"] == [
         {"slug": "a", "alias": "127.0.0.16", "expires_at": NOW + 900}]
     assert not env.dir.exists()
 
 
 def test_check_mode_then_real_run_agree(env):
-    assert env.present("a", check_mode=True).alias == env.present("a").alias
+    assert env.present("a", check_mode=True).facts["alias"] == env.present("a").facts["alias"]
 
 
 # ---- failures write nothing ----------------------------------------------------------------
@@ -329,13 +329,13 @@ def test_absent_releases_the_lease_once(env):
     env.present("a")
     env.lease("b", "127.0.0.17")
     check = env.absent("a", check_mode=True)
-    assert (check.changed, check.source, check.msg) == (True, "released", "the lease of a on 127.0.0.16 would be released")
+    assert (check.changed, check.facts["source"], check.facts["msg"]) == (True, "released", "the lease of a on 127.0.0.16 would be released")
     assert "a" in env.table()
     first = env.absent("a")
-    assert (first.changed, first.source, first.alias, first.lease) == (True, "released", None, None)
+    assert (first.changed, first.facts["source"], first.facts["alias"], first.facts["lease"]) == (True, "released", None, None)
     assert env.table() == {"b": ("127.0.0.17", NOW + 600)}
     again = env.absent("a")
-    assert (again.changed, again.source) == (False, "none")
+    assert (again.changed, again.facts["source"]) == (False, "none")
 
 
 def test_absent_needs_no_docker(tmp_path):
@@ -350,7 +350,7 @@ def test_a_released_alias_is_handed_out_again(env):
     env.present("a")
     env.present("b")
     env.absent("a")
-    assert env.present("c").alias == "127.0.0.16"
+    assert env.present("c").facts["alias"] == "127.0.0.16"
 
 
 # ---- the pool report -----------------------------------------------------------------------
@@ -390,8 +390,8 @@ def test_a_pool_of_thousands_is_handed_out_lowest_first(tmp_path):
     bundles = [bundle(f"b{i}", str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("127.0.1.0")) + i)))
                for i in range(0, 3000)]
     env = Env(tmp_path, Reader(*bundles), first="127.0.1.0", last="127.0.16.255")
-    assert env.present("a").alias == "127.0.12.184"
-    assert env.present("b").alias == "127.0.12.185"
+    assert env.present("a").facts["alias"] == "127.0.12.184"
+    assert env.present("b").facts["alias"] == "127.0.12.185"
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -415,8 +415,8 @@ def test_the_choice_is_the_lowest_address_neither_bound_nor_leased(tmp_path_fact
         assert "alias pool exhausted" in str(caught.value)
         return
     outcome = env.present("new")
-    assert outcome.alias == free[0]
-    assert outcome.source == "allocated"
+    assert outcome.facts["alias"] == free[0]
+    assert outcome.facts["source"] == "allocated"
     assert set(env.table()) == {"new"} | {f"l{i}" for i, gone in enumerate(expired) if not gone}
 
 
@@ -433,12 +433,12 @@ def test_a_vm_whose_bundle_stopped_keeps_its_address(tmp_path):
     # Bottle A's bundle is stopped (no container), its VM runs confined to 127.0.0.16: B must not get it.
     env = Env(tmp_path, machines=Machines(**{"bot-bottle-a": policy("127.0.0.16/32", state="running")}))
     outcome = env.present("b")
-    assert (outcome.alias, outcome.source) == ("127.0.0.17", "allocated")
+    assert (outcome.facts["alias"], outcome.facts["source"]) == ("127.0.0.17", "allocated")
 
 
 def test_a_stopped_vm_holds_its_address_too(tmp_path):
     env = Env(tmp_path, machines=Machines(other=policy("127.0.0.16/32", state="stopped")))
-    assert env.present("b").alias == "127.0.0.17"
+    assert env.present("b").facts["alias"] == "127.0.0.17"
 
 
 def test_a_machine_allowed_a_wide_cidr_holds_every_pool_address_it_covers(tmp_path):
@@ -466,7 +466,7 @@ def test_a_bottle_whose_vm_holds_an_address_gets_it_back_idempotently(tmp_path):
 def test_a_bottle_whose_bundle_and_vm_agree_is_bound(tmp_path):
     env = Env(tmp_path, Reader(bundle("a", "127.0.0.20")), machines=Machines(**{"bot-bottle-a": policy("127.0.0.20")}))
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.machine, outcome.changed) == ("127.0.0.20", "bound", "bot-bottle-a", False)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.facts["machine"], outcome.changed) == ("127.0.0.20", "bound", "bot-bottle-a", False)
 
 
 def test_a_bottle_whose_bundle_and_vm_disagree_fails(tmp_path):
@@ -490,14 +490,14 @@ def test_a_lease_on_an_address_a_machine_now_holds_is_void(tmp_path):
     env.present("a")
     env.machines.policies["bot-bottle-b"] = policy("127.0.0.16/32")
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source) == ("127.0.0.17", "allocated")
+    assert (outcome.facts["alias"], outcome.facts["source"]) == ("127.0.0.17", "allocated")
     assert "the lease of a on 127.0.0.16 is void: smolvm machine bot-bottle-b now holds" in outcome.warnings[0]
 
 
 def test_an_unrestricted_machine_takes_nothing_and_is_named_in_a_warning(tmp_path):
     env = Env(tmp_path, machines=Machines(open=policy(), closed=policy(network=False)))
     outcome = env.present("a")
-    assert outcome.alias == "127.0.0.16"
+    assert outcome.facts["alias"] == "127.0.0.16"
     assert outcome.warnings == ["smolvm machine open has networking on and no allowlist: it is confined to "
                                 "nothing and can reach every bottle's address"]
 
@@ -531,7 +531,7 @@ def test_the_report_shows_which_machine_holds_which_address(tmp_path):
 
 def test_a_container_of_any_name_publishing_on_a_pool_address_holds_it(tmp_path):
     env = Env(tmp_path, Reader(Publisher("postgres", None, ["127.0.0.16"]), Publisher(PREFIX + "x", "x", ["127.0.0.17"])))
-    assert env.present("a").alias == "127.0.0.18"
+    assert env.present("a").facts["alias"] == "127.0.0.18"
 
 
 def test_a_container_publishing_on_every_address_stops_every_allocation(tmp_path):
@@ -572,7 +572,7 @@ def test_a_lease_on_a_reserved_or_non_pool_address_is_not_honoured(tmp_path, add
     env = Env(tmp_path, first="127.0.0.4", last="127.0.0.60")
     env.lease("a", address)
     outcome = env.present("a")
-    assert (outcome.alias, outcome.source, outcome.changed) == ("127.0.0.4", "allocated", True)
+    assert (outcome.facts["alias"], outcome.facts["source"], outcome.changed) == ("127.0.0.4", "allocated", True)
     assert outcome.warnings == [f"the lease of a on {address} is not honoured: that address is reserved or "
                                 f"outside the pool 127.0.0.4-127.0.0.60 (55 aliases); a gets a pool address"]
     assert env.table() == {"a": ("127.0.0.4", NOW + 900)}

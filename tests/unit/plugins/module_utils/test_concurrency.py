@@ -55,7 +55,7 @@ if allocator is None:
     print(json.dumps({"slug": slug, "refused": refusal}), flush=True)
 else:
     outcome = allocator.ensure_present(slug)
-    print(json.dumps({"slug": slug, "alias": outcome.alias, "source": outcome.source}), flush=True)
+    print(json.dumps({"slug": slug, "alias": outcome.facts["alias"], "source": outcome.facts["source"]}), flush=True)
 """
 
 

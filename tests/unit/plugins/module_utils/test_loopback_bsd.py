@@ -317,12 +317,12 @@ def standin(tmp_path, monkeypatch):
 def test_the_standin_round_trip(standin):
     pool = IfconfigAliases(AliasPool("127.0.0.16", "127.0.0.17"), ifconfig_path=str(STANDIN),
                            euid=0)
-    assert pool.ensure("present").added == ["127.0.0.16", "127.0.0.17"]
+    assert pool.ensure("present").facts["added"] == ["127.0.0.16", "127.0.0.17"]
     state = json.loads(standin.read_text())["interfaces"]["lo0"]["addresses"]
     assert [(a["address"], a.get("netmask")) for a in state if a["family"] == "inet"] == [
         ("127.0.0.1", "0xff000000"), ("127.0.0.16", "0xffffffff"), ("127.0.0.17", "0xffffffff")]
     assert pool.ensure("present").changed is False
-    assert pool.ensure("absent").removed == ["127.0.0.16", "127.0.0.17"]
+    assert pool.ensure("absent").facts["removed"] == ["127.0.0.16", "127.0.0.17"]
     assert pool.read() == ["127.0.0.1"]
 
 

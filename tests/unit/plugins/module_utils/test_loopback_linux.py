@@ -260,13 +260,13 @@ def test_absent_removes_only_the_pool_and_leaves_near_misses():
     assert fake.addresses() == ["127.0.0.1", "198.18.0.160", "198.18.0.20"]
     assert result["diff"]["after"]["aliases"] == []
     again = aliases(fake).ensure("absent")
-    assert again.changed is False and "nothing to remove" in again.msg
+    assert again.changed is False and "nothing to remove" in again.facts["msg"]
 
 
 def test_an_address_with_a_wider_prefix_counts_as_present():
     fake = FakeIp(inet=[("127.0.0.1", 8), ("198.18.0.16", 24)])
     result = aliases(fake).ensure("present")
-    assert result.present == ["198.18.0.16"] and "198.18.0.16" not in result.added
+    assert result.facts["present"] == ["198.18.0.16"] and "198.18.0.16" not in result.facts["added"]
 
 
 def test_absent_refuses_to_remove_an_address_with_a_wider_prefix():
@@ -294,7 +294,7 @@ def test_present_on_a_down_lo_fails_closed_even_with_nothing_to_add(check_mode):
 
 def test_absent_on_a_down_lo_still_removes():
     fake = FakeIp(inet=[("198.18.0.16", 32)], up=False)
-    assert aliases(fake).ensure("absent").removed == ["198.18.0.16"]
+    assert aliases(fake).ensure("absent").facts["removed"] == ["198.18.0.16"]
     assert fake.inet == []
 
 
@@ -450,17 +450,17 @@ def test_the_real_ip_adds_reads_back_and_removes_in_a_namespace(netns):
     assert before == ["127.0.0.1/8", "198.18.0.160/32"]
 
     check = IpAliases(POOL, ip_path=ip_path, run=run, euid=0).ensure("present", check_mode=True)
-    assert check.changed is True and check.added == POOL_ADDRESSES and read() == before
+    assert check.changed is True and check.facts["added"] == POOL_ADDRESSES and read() == before
 
     added = IpAliases(POOL, ip_path=ip_path, run=run, euid=0).ensure("present")
-    assert added.changed is True and added.added == POOL_ADDRESSES
+    assert added.changed is True and added.facts["added"] == POOL_ADDRESSES
     assert read() == before + [f"{a}/32" for a in POOL_ADDRESSES]
 
     again = IpAliases(POOL, ip_path=ip_path, run=run, euid=0).ensure("present")
-    assert again.changed is False and again.present == POOL_ADDRESSES
+    assert again.changed is False and again.facts["present"] == POOL_ADDRESSES
 
     removed = IpAliases(POOL, ip_path=ip_path, run=run, euid=0).ensure("absent")
-    assert removed.changed is True and removed.removed == POOL_ADDRESSES
+    assert removed.changed is True and removed.facts["removed"] == POOL_ADDRESSES
     assert read() == before
     assert IpAliases(POOL, ip_path=ip_path, run=run, euid=0).ensure("absent").changed is False
 
@@ -612,7 +612,7 @@ def test_linux_falls_back_to_fib_trie_when_ip_is_missing(tmp_path):
     trie.write_text(FIB_TRIE)
     result = linux(ip_says(""), fib_trie_path=str(trie), ip_path=None).ensure("present")
     assert result.changed is False
-    assert f"`local 127.0.0.0/8` (read from {trie})" in result.msg
+    assert f"`local 127.0.0.0/8` (read from {trie})" in result.facts["msg"]
 
 
 def test_linux_falls_back_to_fib_trie_when_ip_fails(tmp_path):
@@ -634,8 +634,8 @@ def test_linux_with_nothing_readable_fails_closed_with_both_reasons():
 
 def test_linux_absent_without_the_route_is_not_an_error():
     result = linux(ip_says("")).ensure("absent")
-    assert result.changed is False and result.present == []
-    assert "nothing to remove" in result.msg
+    assert result.changed is False and result.facts["present"] == []
+    assert "nothing to remove" in result.facts["msg"]
 
 
 @pytest.mark.skipif(not Path("/proc/net/fib_trie").exists(), reason="needs a Linux kernel")

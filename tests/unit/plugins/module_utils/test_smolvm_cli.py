@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
-    CreateOptions, MachineManager, MachineSpecError, SmolvmCli, SmolvmCommandError,
+    CreateOptions, MachineSpecError, SmolvmCli, SmolvmCommandError,
     SmolvmNotFoundError, SmolvmOutputError, SmolvmVersionError, find_executable,
     from_drops_egress, name_shape, parse_version,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_lifecycle import MachineManager
 
 EXE = "/opt/smolvm/bin/smolvm"
 
@@ -398,16 +399,16 @@ def test_ensure_runs_only_what_the_state_needs(version, state, start, commands, 
     fake = FakeSmolvm(version, machines)
     result = manager_for(fake).ensure("vm1", state=state)
     assert [argv[2] for argv in fake.changing_calls()] == commands
-    assert result["changed"] is bool(commands)
-    assert [argv[2] for argv in result["commands"]] == commands
-    assert result["diff"] == {"before": {"name": "vm1", "state": start or "absent"},
-                              "after": {"name": "vm1", "state": end}}
-    assert result["version"] == version
+    assert result.changed is bool(commands)
+    assert [argv[2] for argv in result.facts["commands"]] == commands
+    assert result.diff == {"before": {"name": "vm1", "state": start or "absent"},
+                           "after": {"name": "vm1", "state": end}}
+    assert result.facts["version"] == version
     if end == "absent":
-        assert result["machine"] == {}
+        assert result.facts["machine"] == {}
         assert "vm1" not in fake.machines
     else:
-        assert result["machine"]["state"] == end == fake.machines["vm1"]["state"]
+        assert result.facts["machine"]["state"] == end == fake.machines["vm1"]["state"]
 
 
 @pytest.mark.parametrize("state, start", [
@@ -420,10 +421,10 @@ def test_check_mode_predicts_the_same_and_runs_nothing_that_changes(state, start
     fake = FakeSmolvm("0.8.0", machines)
     checked = manager_for(fake).ensure("vm1", state=state, check_mode=True)
     assert fake.changing_calls() == []
-    assert checked["changed"] is real["changed"] is True
-    assert checked["commands"] == real["commands"]
-    assert checked["diff"] == real["diff"]
-    assert checked["machine"] == (machine("vm1", start) if start else {})
+    assert checked.changed is real.changed is True
+    assert checked.facts["commands"] == real.facts["commands"]
+    assert checked.diff == real.diff
+    assert checked.facts["machine"] == (machine("vm1", start) if start else {})
 
 
 def test_delete_that_exits_0_but_deletes_nothing_is_a_failure():
@@ -477,7 +478,7 @@ def test_a_missing_smolmachine_does_not_matter_once_the_machine_exists(tmp_path)
     fake = FakeSmolvm("0.8.0", [machine("vm1")])
     options = CreateOptions(smolmachine=str(tmp_path / "gone.smolmachine"))
     result = manager_for(fake).ensure("vm1", state="present", options=options)
-    assert result["changed"] is False
+    assert result.changed is False
 
 
 @pytest.mark.parametrize("name, message", [
@@ -503,11 +504,11 @@ def test_allow_cidrs_on_a_packed_create_warn_where_smolvm_drops_them(tmp_path, v
     options = CreateOptions(smolmachine=str(pack), net=True, allow_cidrs=["127.0.0.16/32"])
     result = manager_for(FakeSmolvm(version)).ensure("vm1", options=options)
     if warned:
-        [warning] = result["warnings"]
+        [warning] = result.warnings
         assert f"smolvm {version} dropped allow_cidrs (127.0.0.16/32)" in warning
         assert "bot_bottle.smolmachines.smolvm_allowlist with name=vm1" in warning
     else:
-        assert result["warnings"] == []
+        assert result.warnings == []
 
 
 @pytest.mark.parametrize("state, net, says", [
@@ -521,7 +522,7 @@ def test_the_drop_warning_says_what_was_left_and_what_to_do(tmp_path, state, net
     pack.write_text("{}")
     options = CreateOptions(smolmachine=str(pack), net=net, allow_cidrs=["127.0.0.16/32"])
     result = manager_for(FakeSmolvm("0.8.0")).ensure("vm1", state=state, options=options)
-    assert says in result["warnings"][0]
+    assert says in result.warnings[0]
 
 
 def test_the_drop_warning_survives_a_failed_start(tmp_path):
@@ -541,7 +542,7 @@ def test_the_drop_warning_is_given_in_check_mode_too(tmp_path):
     pack.write_text("{}")
     options = CreateOptions(smolmachine=str(pack), allow_cidrs=["127.0.0.16/32"])
     result = manager_for(FakeSmolvm("0.8.0")).ensure("vm1", options=options, check_mode=True)
-    assert "would drop allow_cidrs" in result["warnings"][0]
+    assert "would drop allow_cidrs" in result.warnings[0]
 
 
 def test_no_drop_warning_without_a_packed_source_or_without_cidrs(tmp_path):
@@ -550,7 +551,7 @@ def test_no_drop_warning_without_a_packed_source_or_without_cidrs(tmp_path):
     for options in (CreateOptions(image="alpine", allow_cidrs=["10.0.0.0/8"]),
                     CreateOptions(smolmachine=str(pack))):
         result = manager_for(FakeSmolvm("0.8.0")).ensure("vm1", options=options)
-        assert result["warnings"] == []
+        assert result.warnings == []
 
 
 def test_an_existing_machine_that_differs_is_left_alone_with_a_warning():
@@ -558,8 +559,8 @@ def test_an_existing_machine_that_differs_is_left_alone_with_a_warning():
                                         image="alpine")])
     options = CreateOptions(image="debian", cpus=2, mem=512, net=True)
     result = manager_for(fake).ensure("vm1", state="stopped", options=options)
-    assert result["changed"] is False
-    [warning] = result["warnings"]
+    assert result.changed is False
+    [warning] = result.warnings
     assert "cpus=2 (it has 1)" in warning
     assert "mem=" not in warning
     assert "net=true (it has networking off)" in warning
@@ -570,7 +571,7 @@ def test_an_existing_machine_that_differs_is_left_alone_with_a_warning():
 def test_an_existing_machine_that_matches_gives_no_warning():
     fake = FakeSmolvm("1.9.3", [machine("vm1", cpus=2, memory_mib=1024, network=True)])
     result = manager_for(fake).ensure("vm1", options=CreateOptions(cpus=2, mem=1024, net=True))
-    assert result["warnings"] == []
+    assert result.warnings == []
 
 
 # --------------------------------------------------------------------------- wait
@@ -597,8 +598,8 @@ def test_wait_polls_with_backoff_until_the_guest_answers():
     probes = [c for c in fake.calls if c[2] == "exec"]
     assert len(probes) == 6
     assert clock.slept == [0.25, 0.5, 1.0, 2.0, 2.0]
-    assert result["commands"][-1] == [EXE, "machine", "exec", "--name", "vm1", "--", "true"]
-    assert [argv[2] for argv in result["commands"]] == ["create", "start", "exec"]
+    assert result.facts["commands"][-1] == [EXE, "machine", "exec", "--name", "vm1", "--", "true"]
+    assert [argv[2] for argv in result.facts["commands"]] == ["create", "start", "exec"]
 
 
 def test_wait_times_out_with_the_last_error():
@@ -621,8 +622,8 @@ def test_wait_probes_a_machine_that_was_already_running_without_changing_anythin
     clock = Clock()
     result = manager_for(fake, sleep=clock.sleep, clock=clock).ensure(
         "vm1", state="started", wait=True)
-    assert result["changed"] is False
-    assert [argv[2] for argv in result["commands"]] == ["exec"]
+    assert result.changed is False
+    assert [argv[2] for argv in result.facts["commands"]] == ["exec"]
 
 
 def test_wait_is_skipped_in_check_mode_and_for_other_states():
@@ -649,11 +650,11 @@ def test_labels_are_passed_on_create_only_where_smolvm_has_them(version, labelle
     options = CreateOptions(labels={"bot_bottle.slug": "researcher-m3hxd", "team": "ml"})
     result = manager_for(fake).ensure("vm1", options=options)
     labels = ["--label", "bot_bottle.slug=researcher-m3hxd", "--label", "team=ml"]
-    assert result["commands"] == [[EXE, "machine", "create", "--name", "vm1"] + (labels if labelled else [])]
+    assert result.facts["commands"] == [[EXE, "machine", "create", "--name", "vm1"] + (labels if labelled else [])]
     if labelled:
-        assert result["warnings"] == []
+        assert result.warnings == []
     else:
-        assert result["warnings"] == [
+        assert result.warnings == [
             "labels (bot_bottle.slug=researcher-m3hxd, team=ml) were not set: smolvm 1.7.7 has no "
             "--label (it exists from 1.8.0)"]
 
@@ -744,13 +745,13 @@ def test_a_delete_that_exits_0_but_leaves_the_row_is_run_again_until_the_row_is_
     fake = LockedDelete(2, machines=[machine("vm1", "stopped")])
     clock = Clock()
     result = manager_for(fake, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0).ensure(
-        "vm1", state="absent", lock_timeout=30)
+        "vm1", state="absent", db_timeout=30)
     deletes = [c for c in fake.calls if c[2] == "delete"]
     assert deletes == [[EXE, "machine", "delete", "--name", "vm1", "-f"]] * 3
-    assert result["commands"] == [[EXE, "machine", "delete", "--name", "vm1", "-f"]]
-    assert result["lock_retries"] == 2
+    assert result.facts["commands"] == [[EXE, "machine", "delete", "--name", "vm1", "-f"]]
+    assert result.facts["lock_retries"] == 2
     assert clock.slept == [0.1, 0.2]
-    assert result["machine"] == {}
+    assert result.facts["machine"] == {}
     assert "vm1" not in fake.machines
 
 
@@ -759,7 +760,7 @@ def test_a_delete_that_keeps_leaving_the_row_fails_after_db_timeout_naming_the_m
     clock = Clock()
     with pytest.raises(SmolvmOutputError) as caught:
         manager_for(fake, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0).ensure(
-            "vm1", state="absent", lock_timeout=5)
+            "vm1", state="absent", db_timeout=5)
     assert str(caught.value).startswith(
         "smolvm exited 0 but machine vm1 is still listed (state 'stopped')")
     assert sum(clock.slept) == pytest.approx(5)
@@ -779,16 +780,16 @@ def test_an_existing_machines_shown_allowlist_is_compared_at_1_32_2(shown, asked
     fake = FakeSmolvm("1.32.2", [machine("vm1", "stopped", network=True, **extra)])
     options = CreateOptions(net=True, allow_cidrs=asked)
     result = manager_for(fake).ensure("vm1", options=options)
-    assert result["changed"] is False
+    assert result.changed is False
     assert fake.changing_calls() == []
     if differs:
-        assert result["warnings"] == [
+        assert result.warnings == [
             f"machine vm1 already exists with allowed_cidrs {shown!r} (as `smolvm machine ls "
             f"--json` shows it), not {asked}; smolvm_machine does not change an existing machine: "
             f"set its list with bot_bottle.smolmachines.smolvm_allowlist, or delete and create it "
             f"again"]
     else:
-        assert result["warnings"] == []
+        assert result.warnings == []
 
 
 def test_allowlist_mismatch_fail_refuses_and_changes_nothing():
@@ -807,5 +808,5 @@ def test_no_allowlist_comparison_where_ls_does_not_show_it(version):
     fake = FakeSmolvm(version, [machine("vm1", "stopped", network=True)])
     result = manager_for(fake).ensure("vm1", allowlist_mismatch="fail",
                                       options=CreateOptions(net=True, allow_cidrs=["198.18.0.16/32"]))
-    assert result["warnings"] == []
-    assert result["changed"] is False
+    assert result.warnings == []
+    assert result.changed is False

@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
-    LOCK_FIRST_DELAY, MachineManager, MachineSpecError, SmolvmCli, SmolvmCommandError,
-    SmolvmLockedError,
+    MachineSpecError, SmolvmCli, SmolvmCommandError, SmolvmLockedError,
+)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_lifecycle import (
+    LOCK_FIRST_DELAY, MachineManager,
 )
 
 STANDIN = Path(__file__).resolve().parents[3] / "standins" / "smolvm"
@@ -151,10 +153,10 @@ def test_a_create_refused_on_the_lock_is_run_again_and_succeeds_once_the_lock_is
         clock = Time(on_sleep=lambda count: count == 2 and holder.let_go())
         result = manager(standin, clock).ensure("vm1", state="present")
 
-    assert result["changed"] is True
-    assert result["machine"]["state"] == "created"
-    assert result["lock_retries"] == 2
-    assert result["commands"] == [[str(STANDIN), "machine", "create", "vm1"]]
+    assert result.changed is True
+    assert result.facts["machine"]["state"] == "created"
+    assert result.facts["lock_retries"] == 2
+    assert result.facts["commands"] == [[str(STANDIN), "machine", "create", "vm1"]]
     assert len(standin.called("create")) == 3
     # Backoff doubles: 0.1 s, then 0.2 s (jitter pinned to its top).
     assert clock.sleeps == [LOCK_FIRST_DELAY, 2 * LOCK_FIRST_DELAY]
@@ -169,29 +171,29 @@ def test_a_start_refused_on_the_lock_is_run_again_and_boots_once(standin):
         clock = Time(on_sleep=lambda count: holder.let_go())
         result = manager(standin, clock).ensure("vm1", state="started")
 
-    assert result["changed"] is True
-    assert result["lock_retries"] == 1
-    assert [argv[2] for argv in result["commands"]] == ["start"]
+    assert result.changed is True
+    assert result.facts["lock_retries"] == 1
+    assert [argv[2] for argv in result.facts["commands"]] == ["start"]
     assert len(standin.called("start")) == 2
     record = json.loads(standin.rows()["vm1"])
     assert record["state"] == "running" and record["allowed_cidrs"] == ["127.0.0.16/32"]
     assert standin.boot("vm1")["allowed_cidrs"] == ["127.0.0.16/32"]
 
 
-def start_while_locked(standin, lock_timeout):
+def start_while_locked(standin, db_timeout):
     """A started launch of vm1 while the test holds smolvm's DB locked throughout: the manager,
     its clock and the error it gave up with."""
     with LockHolder(standin.db):
         clock = Time()
         mgr = manager(standin, clock)
         with pytest.raises(SmolvmLockedError) as caught:
-            mgr.ensure("vm1", state="started", lock_timeout=lock_timeout)
+            mgr.ensure("vm1", state="started", db_timeout=db_timeout)
     return mgr, clock, caught.value
 
 
 def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standin):
     before = standin.rows()
-    mgr, clock, error = start_while_locked(standin, lock_timeout=3)
+    mgr, clock, error = start_while_locked(standin, db_timeout=3)
 
     message = str(error)
     assert "smolvm machine create for machine vm1 was refused on a locked database" in message
@@ -211,19 +213,19 @@ def test_the_bound_runs_out_with_a_clear_error_and_the_database_unchanged(standi
 def test_a_start_that_runs_out_of_time_leaves_the_row_byte_for_byte(standin):
     assert standin([str(STANDIN), "machine", "create", "vm1"])[0] == 0
     before = standin.rows()
-    _mgr, _clock, error = start_while_locked(standin, lock_timeout=1)
+    _mgr, _clock, error = start_while_locked(standin, db_timeout=1)
 
     assert "smolvm machine start for machine vm1" in str(error)
     assert "machine vm1 is listed in state 'created' with pid None, as before" in str(error)
     assert standin.rows() == before
 
 
-def test_lock_timeout_0_runs_the_command_once(standin):
+def test_db_timeout_0_runs_the_command_once(standin):
     with LockHolder(standin.db):
         clock = Time()
         mgr = manager(standin, clock)
         with pytest.raises(SmolvmLockedError) as caught:
-            mgr.ensure("vm1", lock_timeout=0)
+            mgr.ensure("vm1", db_timeout=0)
 
     assert "1 time(s) in a row over db_timeout=0 s" in str(caught.value)
     assert clock.sleeps == [] and mgr.lock_retries == 0
@@ -272,8 +274,8 @@ def test_a_lock_error_after_the_command_took_effect_is_not_retried(standin):
 
 
 @pytest.mark.parametrize("timeout", [-1, True, "30"])
-def test_lock_timeout_must_be_a_number_of_seconds(standin, timeout):
+def test_db_timeout_must_be_a_number_of_seconds(standin, timeout):
     with pytest.raises(MachineSpecError) as caught:
-        manager(standin, Time()).ensure("vm1", lock_timeout=timeout)
+        manager(standin, Time()).ensure("vm1", db_timeout=timeout)
     assert "db_timeout=" in str(caught.value)
     assert standin.calls == []

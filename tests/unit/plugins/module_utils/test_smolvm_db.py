@@ -242,9 +242,9 @@ def test_patches_a_null_allowlist_and_keeps_everything_else(db):
     result = AllowlistPatch(db, "agent1", ["127.0.0.16"]).ensure()
 
     assert result.changed is True
-    assert result.before == {"allowed_cidrs": None, "network": True}
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
-    assert result.machine_state == "stopped"
+    assert result.facts["before"] == {"allowed_cidrs": None, "network": True}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["machine_state"] == "stopped"
     data, storage = row(db)
     assert storage == "blob"
     # Byte for byte the original with the one value replaced: order, spacing, booleans.
@@ -264,8 +264,8 @@ def test_turns_networking_on_when_the_list_is_not_empty(db_with):
 
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure()
 
-    assert result.before == {"allowed_cidrs": None, "network": False}
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["before"] == {"allowed_cidrs": None, "network": False}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
     stored = json.loads(bytes(row(path)[0]))
     assert stored["network"] is True
     assert b'"network":true' in bytes(row(path)[0])
@@ -276,7 +276,7 @@ def test_network_false_leaves_the_network_flag_alone(db_with):
 
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32"], network=False).ensure()
 
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": False}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": False}
     assert json.loads(bytes(row(path)[0]))["network"] is False
 
 
@@ -310,7 +310,7 @@ def test_an_empty_list_on_a_machine_without_networking_is_kept_as_no_networking(
     result = AllowlistPatch(path, "agent1", [], network=False).ensure()
 
     assert result.changed is True
-    assert result.after == {"allowed_cidrs": [], "network": False}
+    assert result.facts["after"] == {"allowed_cidrs": [], "network": False}
     assert json.loads(bytes(row(path)[0]))["network"] is False
 
 
@@ -354,7 +354,7 @@ def test_a_record_without_the_fields_gets_them(db_with):
 
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure()
 
-    assert result.before == {"allowed_cidrs": None, "network": False}
+    assert result.facts["before"] == {"allowed_cidrs": None, "network": False}
     stored = json.loads(bytes(row(path)[0]))
     assert list(stored)[:-2] == list(value)
     assert stored["allowed_cidrs"] == ["127.0.0.16/32"] and stored["network"] is True
@@ -372,7 +372,7 @@ def test_an_equal_allowlist_is_left_alone(db_with, stored):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure()
 
     assert result.changed is False
-    assert result.before == result.after == {"allowed_cidrs": stored, "network": True}
+    assert result.facts["before"] == result.facts["after"] == {"allowed_cidrs": stored, "network": True}
     assert read_only_left(before, files(path))
 
 
@@ -392,7 +392,7 @@ def test_a_different_list_is_replaced(db_with):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure()
 
     assert result.changed is True
-    assert result.before["allowed_cidrs"] == ["127.0.0.16/32", "1.1.1.1/32"]
+    assert result.facts["before"]["allowed_cidrs"] == ["127.0.0.16/32", "1.1.1.1/32"]
     assert json.loads(bytes(row(path)[0]))["allowed_cidrs"] == ["127.0.0.16/32"]
 
 
@@ -402,7 +402,7 @@ def test_an_equal_list_with_networking_off_gets_networking(db_with):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure()
 
     assert result.changed is True
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
 
 
 def test_check_mode_reports_and_writes_nothing(db):
@@ -411,7 +411,7 @@ def test_check_mode_reports_and_writes_nothing(db):
     result = AllowlistPatch(db, "agent1", ["127.0.0.16"]).ensure(check_mode=True)
 
     assert result.changed is True
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
     assert read_only_left(before, files(db))
     assert bytes(row(db)[0]) == EXAMPLE.encode()
 
@@ -430,7 +430,7 @@ def test_as_dict_carries_the_diff_only_when_asked(db):
 def test_machines_that_are_not_running_can_be_patched(db_with, state):
     path = db_with({"agent1": blob(record(state=state))})
 
-    assert AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure().machine_state == state
+    assert AllowlistPatch(path, "agent1", ["127.0.0.16/32"]).ensure().facts["machine_state"] == state
 
 
 def test_other_rows_are_not_touched(db_with):
@@ -591,8 +591,8 @@ def test_a_live_machine_already_holding_the_list_is_left_alone(db_with, state):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure()
 
     assert result.changed is False
-    assert result.machine_state == state
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["machine_state"] == state
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
     assert read_only_left(before, files(path))
 
 
@@ -813,7 +813,7 @@ def test_egress_fields_that_open_nothing_are_kept_and_reported(db_with, extra):
     result = AllowlistPatch(path, "agent1", ["127.0.0.16"]).ensure()
 
     assert result.changed is True
-    assert result.egress == extra
+    assert result.facts["egress"] == extra
     stored = json.loads(bytes(row(path)[0]))
     assert {key: stored[key] for key in extra} == extra
 
@@ -874,7 +874,7 @@ def test_the_cli_method_writes_through_smolvm_and_is_proven_from_the_record(db_w
 
     assert calls == [["127.0.0.16/32"]]
     assert result.as_dict()["method"] == "cli"
-    assert result.after == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
+    assert result.facts["after"] == {"allowed_cidrs": ["127.0.0.16/32"], "network": True}
 
 
 def test_the_cli_method_fails_closed_when_the_record_does_not_follow(db_with):

@@ -209,3 +209,13 @@ def test_an_unexpected_error_is_reported_with_its_traceback(smolvm, capsys, monk
     assert result["msg"] == "unexpected error: boom"
     # ansible-core includes the traceback only when traceback capture is enabled.
     assert "RuntimeError: boom" in result.get("exception", "RuntimeError: boom")
+
+
+@pytest.mark.parametrize("option", ["lock_timeout", "timeout"])
+def test_db_timeout_has_no_alias_that_means_another_wait(smolvm, capsys, option):
+    # lock_timeout is bottle_alias's lease lock wait, timeout the Docker API's: neither names smolvm's DB wait.
+    code, result = run_module({"name": "vm1", "executable": smolvm.exe, option: 5}, capsys)
+    assert code == 1
+    assert result["msg"].startswith("Unsupported parameters for ")
+    assert f" module: {option}. Supported parameters include: " in result["msg"]
+    assert smolvm.calls == []

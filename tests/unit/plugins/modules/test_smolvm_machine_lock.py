@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import (
-    MachineManager,
-)
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_lifecycle import MachineManager
 from ansible_collections.bot_bottle.smolmachines.plugins.modules import smolvm_machine
 
 STANDIN = Path(__file__).resolve().parents[3] / "standins" / "smolvm"
@@ -85,9 +83,9 @@ def test_a_locked_create_is_retried_and_the_retry_is_reported(world, monkeypatch
     assert rows(db)["vm1"]["state"] == "running"
 
 
-def test_a_lock_that_outlasts_lock_timeout_fails_clearly_and_writes_nothing(world, capsys):
+def test_a_lock_that_outlasts_db_timeout_fails_clearly_and_writes_nothing(world, capsys):
     db, _holder = world
-    code, result = run_module({"name": "vm1", "executable": str(STANDIN), "lock_timeout": 0},
+    code, result = run_module({"name": "vm1", "executable": str(STANDIN), "db_timeout": 0},
                               capsys)
 
     assert code == 1

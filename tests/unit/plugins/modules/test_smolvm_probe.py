@@ -63,12 +63,22 @@ def test_proves_confinement_and_changes_nothing_even_in_check_mode(guest, run_mo
     assert all(kw.get("expand_user_and_vars") is False for kw in guest.kwargs)
 
 
-def test_timeout_is_the_probes_own_and_lock_timeout_still_names_db_timeout(guest, run_module):
+def test_timeout_is_the_probes_own(guest, run_module):
     code, result = run_module(smolvm_probe, {
-        "name": "vm1", "executable": guest.exe, "timeout": 9, "lock_timeout": 1,
+        "name": "vm1", "executable": guest.exe, "timeout": 9, "db_timeout": 1,
         "unreachable": [{"host": "127.0.0.1", "port": 22}]})
     assert code == 0
     assert guest.execs() == [["nc", "-z", "-w", "9", "127.0.0.1", "22"]]
+
+
+def test_lock_timeout_is_not_a_name_of_db_timeout(guest, run_module):
+    """lock_timeout is the lease lock's wait (bottle_alias); here it would be a second meaning."""
+    code, result = run_module(smolvm_probe, {
+        "name": "vm1", "executable": guest.exe, "lock_timeout": 1,
+        "unreachable": [{"host": "127.0.0.1", "port": 22}]})
+    assert code == 1
+    assert "lock_timeout" in result["msg"]
+    assert guest.execs() == []
 
 
 def test_a_target_that_answers_wrongly_fails_with_every_result(guest, run_module):
