@@ -11,8 +11,6 @@ ANSIBLE_ROLES_PATH=.. ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" ../
 DOCKER_HOST=$(sed -n 's/^docker_host: "\(.*\)"$/\1/p' "$vars_file")
 BOTTLE_TEST_IMAGE=$(sed -n 's/^bottle_test_image: "\(.*\)"$/\1/p' "$vars_file")
 export DOCKER_HOST BOTTLE_TEST_IMAGE
-# The collection under test, as ansible-test laid it out: .../ansible_collections/bot_bottle/smolmachines.
-collection=$(cd ../../../.. && pwd)
-PYTHONPATH=$(cd "$collection/../../.." && pwd)${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}
-export PYTHONPATH
+# ansible-test names the collections root holding the collection under test.
+export PYTHONPATH=$ANSIBLE_COLLECTIONS_PATH
 python -m pytest -p no:ansible -p no:cacheprovider -q -rs test_docker_state_engine.py test_concurrency.py
