@@ -39,7 +39,8 @@ export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT:$DEPS_ROOT"
 # the user's own pip configuration (~/.config/pip) in force.
 ANSIBLE_TEST_HOME="$BUILD/ansible-test-home"
 ansible_test() {
-  HOME="$ANSIBLE_TEST_HOME" XDG_CONFIG_HOME="${XDG_CONFIG_HOME:-$HOME/.config}" ansible-test "$@"
+  local user_config="${XDG_CONFIG_HOME:-$HOME/.config}"
+  HOME="$ANSIBLE_TEST_HOME" XDG_CONFIG_HOME="$user_config" ansible-test "$@"
 }
 
 log() { printf '==> %s\n' "$*" >&2; }
