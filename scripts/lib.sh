@@ -33,6 +33,16 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT:$DEPS_ROOT"
 
+# ansible-test keeps its caches (the pip bootstrap script, sanity venvs) under ~/.ansible/test and
+# reads no other setting for them (ansible_test/_util/target/setup/requirements.py expands
+# ~/.ansible/test/cache), so the harness runs it with HOME inside the checkout; XDG_CONFIG_HOME keeps
+# the user's own pip configuration (~/.config/pip) in force.
+ANSIBLE_TEST_HOME="$BUILD/ansible-test-home"
+ansible_test() {
+  local user_config="${XDG_CONFIG_HOME:-$HOME/.config}"
+  HOME="$ANSIBLE_TEST_HOME" XDG_CONFIG_HOME="$user_config" ansible-test "$@"
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 # Why the network namespace cannot be used here, or nothing when it can.

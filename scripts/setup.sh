@@ -60,9 +60,10 @@ ensure_community_docker() {
   touch "$stamp"
 }
 
-# ansible-test fetches a pip bootstrap script from a host we cannot reach; it looks in this cache first.
+# ansible-test fetches a pip bootstrap script from a host we cannot reach; it looks in this cache
+# first, under the HOME the harness gives it (ansible_test in lib.sh), never the user's ~/.ansible.
 ensure_get_pip() {
-  local cache="$HOME/.ansible/test/cache/get_pip_24_2.py"
+  local cache="$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_24_2.py"
   [ -f "$cache" ] && cmp -s "$ROOT/scripts/get_pip_offline.py" "$cache" && return 0
   mkdir -p "$(dirname "$cache")"
   cp "$ROOT/scripts/get_pip_offline.py" "$cache"

@@ -4,7 +4,9 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: harness sanity units conformance integration lint build release molecule reliability
+# Stages: harness sanity units conformance integration lint build installed release molecule reliability
+# Opt-in stage, run only when named or when BOTTLE_REAL_SMOLMACHINE is set: real_smolvm (a launch
+# booting a real guest; SKIPPED, counted apart, with the reasons when this machine cannot boot one).
 # The stages that launch bottles or connect to bottle addresses (integration, molecule, reliability)
 # run inside the network namespace of scripts/netns.sh; see in_netns below.
 source "$(dirname "$0")/lib.sh"
@@ -14,16 +16,23 @@ failed=0
 skipped=0
 failures=()
 
+# A stage's command exits with this when it could not run here (it logs why): SKIPPED, never passed.
+SKIP_STATUS=77
+
 stage() {  # stage NAME COMMAND... : run, count, keep going
   local name=$1; shift
   if { [ "$1" = in_netns ] || [ "$1" = needs_netns ]; } && ! netns_ready "$name"; then
     return 0
   fi
   log "$name"
-  local start=$SECONDS
-  if "$@"; then
+  local start=$SECONDS status=0
+  "$@" || status=$?
+  if [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
     log "$name: passed ($((SECONDS - start)) s)"
+  elif [ "$status" -eq "$SKIP_STATUS" ]; then
+    skipped=$((skipped + 1))
+    log "$name: SKIPPED ($((SECONDS - start)) s)"
   else
     failed=$((failed + 1))
     failures+=("$name")
@@ -81,15 +90,33 @@ $(while read -r version path; do printf '  "%s": "%s"\n' "$version" "$path"; don
 YAML
 }
 
-run_sanity() { (cd "$COLLECTION_DIR" && ansible-test sanity --venv --python 3.11 --color no "$@"); }
+run_sanity() { (cd "$COLLECTION_DIR" && ansible_test sanity --venv --python 3.11 --color no "$@"); }
 
 run_units() {
   (cd "$COLLECTION_DIR" && PYTHONPATH="$COLLECTIONS_ROOT:$DEPS_ROOT" \
     python -m pytest -p no:ansible -p no:cacheprovider -q -n 2 tests/unit)
 }
 
+# --allow-destructive: the targets that start containers or add addresses to lo are marked
+# destructive, and this run keeps both inside the harness's engine and network namespace.
 run_integration_target() {
-  (cd "$COLLECTION_DIR" && ansible-test integration --local --python 3.11 --color no "$1")
+  (cd "$COLLECTION_DIR" && ansible_test integration --local --python 3.11 --color no --allow-destructive "$1")
+}
+
+# The real launch (tests/integration/targets/real_smolvm, `unsupported`): it fails saying
+# "real_smolvm cannot run here: REASONS" when a prerequisite is missing; that is a skip, not a pass.
+run_real_smolvm() {
+  local out="$BUILD/real_smolvm.log" status=0
+  (cd "$COLLECTION_DIR" && ansible_test integration --local --python 3.11 --color no --allow-destructive \
+    --allow-unsupported real_smolvm) 2>&1 | tee "$out" || status=$?
+  [ "$status" -eq 0 ] && return 0
+  local reasons
+  reasons=$(grep -o 'real_smolvm cannot run here: [^"]*' "$out" | head -n1)
+  if [ -n "$reasons" ]; then
+    log "$reasons"
+    return "$SKIP_STATUS"
+  fi
+  return "$status"
 }
 
 integration_targets() {
@@ -141,6 +168,25 @@ run_build() {
   done
 }
 
+# The collection as a user gets it: the built tarball installed with ansible-galaxy into a fresh
+# directory (community.docker beside it, as Galaxy would put it), and ansible-test's unit tests run
+# there as shipped: `ansible-test units --venv` installs tests/unit/requirements.txt itself.
+# The copy lies outside this checkout: inside it, ansible-test would ask this git repository which
+# files exist and find none (sync-collection.sh gives its copy a git index for that reason).
+run_installed() {
+  local top status=0
+  top=$(mktemp -d /tmp/bot-bottle-installed.XXXXXX)
+  mkdir -p "$top/dist"
+  (cd "$COLLECTION_DIR" && ansible-galaxy collection build --output-path "$top/dist" >/dev/null) \
+    && ANSIBLE_COLLECTIONS_PATH="$top" ansible-galaxy collection install --offline --no-deps -p "$top" \
+      "$top"/dist/*.tar.gz >/dev/null \
+    && ln -sfn "$DEPS_ROOT/ansible_collections/community" "$top/ansible_collections/community" \
+    && (cd "$top/ansible_collections/bot_bottle/smolmachines" \
+      && ANSIBLE_COLLECTIONS_PATH="$top" ansible_test units --venv --python 3.11 --color no) || status=$?
+  rm -rf "$top"
+  return "$status"
+}
+
 # Parallel launches and injected faults against the real engine (tests/reliability, pytest).
 run_reliability() {
   (cd "$COLLECTION_DIR" && PYTHONPATH="$COLLECTIONS_ROOT:$DEPS_ROOT" \
@@ -160,7 +206,10 @@ molecule_scenarios() {
 
 main() {
   local stages=("$@")
-  [ ${#stages[@]} -gt 0 ] || stages=(harness sanity units conformance integration lint build release molecule reliability)
+  if [ ${#stages[@]} -eq 0 ]; then
+    stages=(harness sanity units conformance integration lint build installed release molecule reliability)
+    [ -z "${BOTTLE_REAL_SMOLMACHINE:-}" ] || stages+=(real_smolvm)
+  fi
   "$ROOT/scripts/setup.sh"
   load_docker_host
   "$ROOT/scripts/sync-collection.sh"
@@ -180,8 +229,10 @@ main() {
         local t
         for t in $(integration_targets); do stage "integration:$t" in_netns run_integration_target "$t"; done ;;
       integration:*) stage "$s" in_netns run_integration_target "${s#integration:}" ;;
+      real_smolvm) stage real_smolvm in_netns run_real_smolvm ;;
       lint) stage lint run_lint ;;
       build) stage build run_build ;;
+      installed) stage installed run_installed ;;
       release) stage release "$ROOT/scripts/release-check.sh" ;;  # galaxy-importer, EE metadata, release notes
       molecule)
         local m
