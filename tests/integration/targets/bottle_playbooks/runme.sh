@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ANSIBLE_ROLES_PATH=.. ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" ../setup_docker/playbook.yml
+ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" ../setup_docker/playbook.yml
 
 standins=$(sed -n 's/^bottle_standins: "\(.*\)"$/\1/p' "$vars_file")
 image=$(sed -n 's/^bottle_test_image: "\(.*\)"$/\1/p' "$vars_file")

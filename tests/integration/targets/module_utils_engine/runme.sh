@@ -6,7 +6,7 @@
 set -eux
 
 vars_file=$(cd ../.. && pwd)/integration_config.yml
-ANSIBLE_ROLES_PATH=.. ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" ../setup_docker/playbook.yml
+ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" ../setup_docker/playbook.yml
 
 DOCKER_HOST=$(sed -n 's/^docker_host: "\(.*\)"$/\1/p' "$vars_file")
 BOTTLE_TEST_IMAGE=$(sed -n 's/^bottle_test_image: "\(.*\)"$/\1/p' "$vars_file")
