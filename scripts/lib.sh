@@ -14,8 +14,6 @@ ANSIBLE_BUNDLE_VERSION=12.3.0
 # The Docker engine the scripts start when none answers; a short path keeps the socket under 108 bytes.
 ENGINE_DIR="${BOTTLE_ENGINE_DIR:-/tmp/bot-bottle-engine}"
 ENGINE_SOCK="unix://$ENGINE_DIR/docker.sock"
-# The real smolvm CLIs the tests run against (scripts/smolvm-real.sh): 1.7.7, the last whose
-# `create --from` drops --allow-cidr; 1.9.1, between; 1.32.2, current.
 # The network namespace the engine and every stage that connects to a bottle address run in
 # (scripts/netns.sh): bottle addresses lie outside 127/8, and nothing here may connect to one from
 # the machine's own network.
@@ -23,7 +21,10 @@ NETNS="${BOTTLE_NETNS:-bot-bottle}"
 NETNS_PATH="/var/run/netns/$NETNS"
 # Present while the namespace is one the harness created (tmpfs, like /var/run/netns itself).
 NETNS_STAMP="/run/bot-bottle-netns.$NETNS.created-here"
-SMOLVM_REAL_VERSIONS=(1.7.7 1.9.1 1.32.2)
+# The real smolvm CLIs the tests run against (scripts/smolvm-real.sh): the versions pinned once, in
+# the setup_smolvm target's defaults (1.7.7, 1.9.1, 1.32.2).
+SMOLVM_SETUP_TARGET="$ROOT/tests/integration/targets/setup_smolvm"
+mapfile -t SMOLVM_REAL_VERSIONS < <(sed -n 's/^  - \([0-9][0-9.]*\)$/\1/p' "$SMOLVM_SETUP_TARGET/defaults/main.yml")
 SMOLVM_REAL_DIR="$BUILD/smolvm"
 TEST_IMAGE="bot-bottle/test-bundle:1"
 TEST_PYTHON_IMAGE="bot-bottle/test-python:2"

@@ -182,7 +182,8 @@ run_installed() {
       "$top"/dist/*.tar.gz >/dev/null \
     && ln -sfn "$DEPS_ROOT/ansible_collections/community" "$top/ansible_collections/community" \
     && (cd "$top/ansible_collections/bot_bottle/smolmachines" \
-      && ANSIBLE_COLLECTIONS_PATH="$top" ansible_test units --venv --python 3.11 --color no) || status=$?
+      && ANSIBLE_COLLECTIONS_PATH="$top" ansible_test units --venv --python 3.11 --color no \
+      && ANSIBLE_COLLECTIONS_PATH="$top" ansible_test integration --python 3.11 --color no) || status=$?
   rm -rf "$top"
   return "$status"
 }
