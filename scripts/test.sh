@@ -4,7 +4,10 @@
 #   scripts/test.sh units integration    # chosen stages
 #   scripts/test.sh integration:bottle_alias molecule:default   # one target / scenario
 #   scripts/test.sh sanity:plugins/modules/x.py                 # sanity on chosen paths
-# Stages: harness sanity units conformance integration lint build installed release molecule reliability
+# Stages: harness sanity conformance installed integration lint build release molecule reliability.
+# `installed` runs the unit tests and the plain (not destructive) integration targets from the
+# installed tarball, beside the stages after it; `integration` then runs the destructive targets.
+# `units` (the unit tests from the checkout) runs when named.
 # Opt-in stage, run only when named or when BOTTLE_REAL_SMOLMACHINE is set: real_smolvm (a launch
 # booting a real guest; SKIPPED, counted apart, with the reasons when this machine cannot boot one).
 # The stages that launch bottles or connect to bottle addresses (integration, molecule, reliability)
@@ -18,6 +21,37 @@ failures=()
 
 # A stage's command exits with this when it could not run here (it logs why): SKIPPED, never passed.
 SKIP_STATUS=77
+
+# `stage_beside NAME COMMAND...`: start a stage that needs nothing of the next ones and runs beside
+# them (its output goes to .build/NAME.log, shown when it fails); `collect_beside` counts it.
+beside_pids=()
+beside_names=()
+beside_starts=()
+stage_beside() {
+  local name=$1; shift
+  log "$name: runs beside the next stages; output in $BUILD/$name.log"
+  "$@" > "$BUILD/$name.log" 2>&1 &
+  beside_pids+=("$!")
+  beside_names+=("$name")
+  beside_starts+=("$SECONDS")
+}
+
+collect_beside() {
+  local i
+  for i in "${!beside_pids[@]}"; do
+    local name=${beside_names[$i]} took
+    if wait "${beside_pids[$i]}"; then
+      passed=$((passed + 1))
+      took=$((SECONDS - beside_starts[i]))
+      log "$name: passed (ended within $took s of its start)"
+    else
+      failed=$((failed + 1))
+      failures+=("$name")
+      tail -n 60 "$BUILD/$name.log" >&2
+      log "$name: FAILED (output: $BUILD/$name.log)"
+    fi
+  done
+}
 
 stage() {  # stage NAME COMMAND... : run, count, keep going
   local name=$1; shift
@@ -119,6 +153,8 @@ run_real_smolvm() {
   return "$status"
 }
 
+# `integration_targets [destructive]`: every target ansible-test runs by itself, or only those marked
+# destructive (the others are what a plain `ansible-test integration` runs: the installed stage does).
 integration_targets() {
   local dir
   for dir in "$ROOT"/tests/integration/targets/*/; do
@@ -126,6 +162,7 @@ integration_targets() {
     name=$(basename "$dir")
     case "$name" in setup_*) continue ;; esac
     grep -qsE '^(disabled|hidden|unsupported)' "$dir/aliases" && continue
+    [ "${1:-}" = destructive ] && ! grep -qsx destructive "$dir/aliases" && continue
     echo "$name"
   done
 }
@@ -208,7 +245,9 @@ molecule_scenarios() {
 main() {
   local stages=("$@")
   if [ ${#stages[@]} -eq 0 ]; then
-    stages=(harness sanity units conformance integration lint build installed release molecule reliability)
+    # `installed` runs the unit tests and the plain integration targets from the installed tarball,
+    # beside the namespace stages; `integration` then runs the destructive targets only.
+    stages=(harness sanity conformance installed integration lint build release molecule reliability)
     [ -z "${BOTTLE_REAL_SMOLMACHINE:-}" ] || stages+=(real_smolvm)
   fi
   "$ROOT/scripts/setup.sh"
@@ -227,13 +266,14 @@ main() {
         for v in "${SMOLVM_REAL_VERSIONS[@]}"; do stage "conformance:$v" run_conformance "$v"; done ;;
       conformance:*) stage "$s" run_conformance "${s#conformance:}" ;;
       integration)
-        local t
-        for t in $(integration_targets); do stage "integration:$t" in_netns run_integration_target "$t"; done ;;
+        local t which=""
+        [[ " ${stages[*]} " == *" installed "* ]] && which=destructive
+        for t in $(integration_targets $which); do stage "integration:$t" in_netns run_integration_target "$t"; done ;;
       integration:*) stage "$s" in_netns run_integration_target "${s#integration:}" ;;
       real_smolvm) stage real_smolvm in_netns run_real_smolvm ;;
       lint) stage lint run_lint ;;
       build) stage build run_build ;;
-      installed) stage installed run_installed ;;
+      installed) stage_beside installed run_installed ;;
       release) stage release "$ROOT/scripts/release-check.sh" ;;  # galaxy-importer, EE metadata, release notes
       molecule)
         local m
@@ -244,6 +284,7 @@ main() {
       *) log "unknown stage $s"; failed=$((failed + 1)); failures+=("$s") ;;
     esac
   done
+  collect_beside
   [ ${#failures[@]} -eq 0 ] || log "failed: ${failures[*]}"
   if [ "$skipped" -gt 0 ]; then
     echo "summary: $passed passed, $failed failed, $skipped skipped"
