@@ -14,7 +14,7 @@ from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli
     DB_LOCKED, CreateOptions, MachineSpecError, SmolvmCommandError, SmolvmLockedError, SmolvmOutputError,
     from_drops_egress, smolvm_words, validate_name,
 )
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import is_live
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_record import is_live, pid_alive
 
 STATES = ("present", "started", "stopped", "absent")
 
@@ -50,7 +50,7 @@ class MachineManager:
     """
 
     def __init__(self, cli, sleep=time.sleep, clock=time.monotonic, jitter=random.random,
-                 db_path=None, alive=None):
+                 db_path=None, alive=pid_alive):
         self.cli = cli
         self._db_path = db_path
         self._alive = alive
@@ -79,11 +79,11 @@ class MachineManager:
         return default_db_path(state_dir=self.cli.state_dir, smolvm_version=self.cli.version)
 
     def _has_live_vm(self, machine):
-        if machine is None:
-            return False
-        if self._alive is None:
-            return is_live(machine.get("state"), machine.get("pid"))
-        return is_live(machine.get("state"), machine.get("pid"), self._alive)
+        return machine is not None and is_live(machine.get("state"), machine.get("pid"), self._alive)
+
+    def _lock_backoff(self):
+        return Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
+                       spread=lambda: 0.5 + self._jitter() / 2)
 
     def ensure(self, name, state="present", options=None, wait=False, wait_timeout=60,
                check_mode=False, db_timeout=DEFAULT_DB_TIMEOUT, allowlist_mismatch="warn"):
@@ -100,6 +100,7 @@ class MachineManager:
                 f"expected e.g. {DEFAULT_DB_TIMEOUT} (0 retries nothing)")
         self._db_timeout = db_timeout
         options = options or CreateOptions()
+        listed_after_delete = None
         before = self.cli.get_machine(name)
         before_state = before.get("state", "unknown") if before else "absent"
         current = before_state
@@ -113,7 +114,7 @@ class MachineManager:
                     self._act(name, self.cli.stop_argv(name), check_mode, {"state": "stopped"})
                 self._act(name, self.cli.delete_argv(name), check_mode, None)
                 if not check_mode:
-                    self._delete_until_gone(name)
+                    listed_after_delete = self._delete_until_gone(name)
                 current = "absent"
         else:
             if before is None:
@@ -136,7 +137,9 @@ class MachineManager:
         after = before
         if not check_mode:
             if self.changed:
-                after = self.cli.get_machine(name)
+                # A delete has just listed what it left; every other change is listed here.
+                after = (listed_after_delete if state == "absent"
+                         else self.cli.get_machine(name))
                 self._verify(name, state, after)
                 current = after.get("state", "unknown") if after else "absent"
             if state == "started" and wait:
@@ -172,8 +175,7 @@ class MachineManager:
         """Run ``argv``, again with backoff for up to db_timeout seconds while smolvm refuses it on
         its locked database and `machine ls --json` proves the refused run changed nothing."""
         what = " ".join(argv[1:3])
-        backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                          spread=lambda: 0.5 + self._jitter() / 2)
+        backoff = self._lock_backoff()
         attempts = 0
         while True:
             attempts += 1
@@ -207,16 +209,16 @@ class MachineManager:
     def _delete_until_gone(self, name):
         """smolvm 1.4.0 exits 0 from `delete -f` while the DB is locked, with only a warning, and
         leaves the row: re-list, and run the delete again (with backoff, up to db_timeout) while
-        the machine is still listed as it was."""
+        the machine is still listed as it was. Returns the last listing (None: gone)."""
         argv = self.cli.delete_argv(name)
-        backoff = Backoff(self._sleep, self._clock, LOCK_FIRST_DELAY, LOCK_MAX_DELAY,
-                          spread=lambda: 0.5 + self._jitter() / 2)
+        backoff = self._lock_backoff()
         while True:
-            if self.cli.get_machine(name) is None:
-                return
+            listed = self.cli.get_machine(name)
+            if listed is None:
+                return None
             backoff.start(self._db_timeout)
             if backoff.remaining() <= 0:
-                return  # _verify names the machine still listed
+                return listed  # _verify names the machine still listed
             backoff.wait()
             self.lock_retries += 1
             self._run_through_lock(name, argv)
