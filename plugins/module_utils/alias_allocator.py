@@ -410,7 +410,7 @@ class _Locked:
 
 
 def _check_lock_is_not_the_table(lock_path: str, store) -> None:
-    """Refuse a lock_path that is the lease table or its own lock : the table is
+    """Refuse a lock_path that is the lease table or its own lock: the table is
     replaced atomically, so a lock on it guards an inode that is gone after the first write."""
     lock_real = os.path.realpath(lock_path)
     if lock_real == os.path.realpath(store.path):

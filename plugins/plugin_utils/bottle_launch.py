@@ -6,13 +6,14 @@ bottle's address alone, and the message of a failed launch. Plain values in, pla
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
 from collections.abc import Mapping
 
-from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import AliasPool, PoolError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
+    DEFAULT_FIRST, DEFAULT_LAST, AliasPool, PoolError,
+)
 
 # smolvm (0.x) accepts machine names of at most 40 ASCII letters, digits, '-' and '_', starting with
 # a letter or digit; the VM is "bot-bottle-<slug>", which leaves 29. Docker accepts every such name.
@@ -20,9 +21,6 @@ SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,28}", re.ASCII)
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
-# From smolvm 1.1.3 a VM with an allowlist runs on virtio-net, whose 127.0.0.0/8 is the guest's own.
-GUEST_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-DEFAULT_POOL = "198.18.0.16-198.18.0.31"
 # How the guest addresses the host's 127.0.0.1: as itself under TSI, through the relay's gateway
 # under virtio-net (crates/smolvm-network/src/tcp_relay.rs host_connect_addr).
 HOST_LOOPBACK_FROM_GUEST = {"tsi": "127.0.0.1", "virtio-net": "100.96.0.1"}
@@ -188,14 +186,14 @@ def pool_errors(inputs: Mapping, backend=None, smolvm_version=None) -> list:
         pool = AliasPool(str(first), str(last))
     except PoolError as exc:
         return [f"bottle_pool_first={as_json(first)} and bottle_pool_last={as_json(last)}: {exc}"]
-    low, high = ipaddress.IPv4Address(pool.first), ipaddress.IPv4Address(pool.last)
-    if backend == "virtio-net" and (low in GUEST_LOOPBACK or high in GUEST_LOOPBACK):
+    # From smolvm 1.1.3 a VM with an allowlist runs on virtio-net, whose 127.0.0.0/8 is the guest's own.
+    if backend == "virtio-net" and pool.loopback:
         installed = f"smolvm {smolvm_version}" if smolvm_version else "the installed smolvm"
-        return [f"the pool {low}-{high} lies inside 127.0.0.0/8, but {installed} puts a VM with an allowlist on "
+        return [f"the pool {pool.first}-{pool.last} lies inside 127.0.0.0/8, but {installed} puts a VM with an allowlist on "
                 f"the virtio-net backend (smolvm 1.1.3 and later), where the guest's 127.0.0.0/8 is its own "
                 f"loopback: the guest could not reach its sidecars on the host. Set bottle_pool_first and "
                 f"bottle_pool_last to a range outside 127.0.0.0/8 that the host holds on its loopback interface, "
-                f"for example the default {DEFAULT_POOL} (the role adds it to lo with bottle_pool_manage)"]
+                f"for example the default {DEFAULT_FIRST}-{DEFAULT_LAST} (the role adds it to lo with bottle_pool_manage)"]
     return []
 
 
