@@ -212,8 +212,9 @@ run_build() {
 }
 
 # The collection as a user gets it: the built tarball installed with ansible-galaxy into a fresh
-# directory (community.docker beside it, as Galaxy would put it), and ansible-test's unit tests run
-# there as shipped: `ansible-test units --venv` installs tests/unit/requirements.txt itself.
+# directory (community.docker beside it, as Galaxy would put it), and ansible-test run there as
+# shipped: `units --venv` installs tests/unit/requirements.txt itself; `integration` runs the targets
+# not marked destructive, setup_smolvm installing the real smolvm CLIs they need.
 # The copy lies outside this checkout: inside it, ansible-test would ask this git repository which
 # files exist and find none (sync-collection.sh gives its copy a git index for that reason).
 run_installed() {

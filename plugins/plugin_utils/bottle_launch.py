@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.pool import (
     DEFAULT_FIRST, DEFAULT_LAST, AliasPool, PoolError,
 )
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import MachineSpecError
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_probe import parse_targets
 
 # smolvm (0.x) accepts machine names of at most 40 ASCII letters, digits, '-' and '_', starting with
 # a letter or digit; the VM is "bot-bottle-<slug>", which leaves 29. Docker accepts every such name.
@@ -273,12 +275,12 @@ def endpoints(alias: str, ports, container=None, predicted: bool = False, proxy_
 
 
 def probe_target(target, what: str) -> dict:
-    """A {host, port} target with a non-empty host and a TCP port; else an error naming it."""
-    host = (target or {}).get("host") if isinstance(target, Mapping) else None
-    port = whole_number((target or {}).get("port")) if isinstance(target, Mapping) else None
-    if not isinstance(host, str) or not host.strip() or host != host.strip() or port is None or not 1 <= port <= 65535:
+    """A {host, port} target as smolvm_probe takes it; else an error naming it."""
+    try:
+        (host, port), = parse_targets(what, [target])
+    except MachineSpecError:
         raise InputError(f"{what}={as_json(target)} must be {{host: ADDRESS, port: PORT}} with a TCP port from 1 to "
-                         f"65535, for example {{host: 198.18.0.17, port: 9099}}")
+                         f"65535, for example {{host: 198.18.0.17, port: 9099}}") from None
     return {"host": host, "port": port}
 
 
