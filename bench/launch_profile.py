@@ -24,7 +24,7 @@ lease and lock files are temporary, and the slugs start with a random run id, so
 meets another user of the shared engine. Every bottle is torn down at the end, and any container or
 network left with the run id is removed.
 
-    ANSIBLE_COLLECTIONS_PATH=<copy root>:.build/deps DOCKER_HOST=... \\
+    PYTHONPATH=<copy root> ANSIBLE_COLLECTIONS_PATH=<copy root>:.build/deps DOCKER_HOST=... \\
         .venv/bin/python bench/launch_profile.py --runs 5 --concurrent-runs 3
 """
 
@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 
+from ansible_collections.bot_bottle.smolmachines.plugins.module_utils.smolvm_cli import backend_with_allowlist
 from _common import (BUILD, IMAGE, STANDINS, LoadWatch, ansible_env, check_collection, docker_summary, machine,
                      measured)
 
@@ -107,8 +108,8 @@ class Lab:
         self.run_id = "hp" + secrets.token_hex(3)
         # From 1.1.3 an allowlisted guest runs on virtio-net, where 127/8 is its own: the role then
         # needs a pool outside it (a 198.18 /27 on the namespace's lo, added by the role).
-        virtio_net = tuple(int(part) for part in smolvm_version.split(".")) >= (1, 1, 3)
-        base = (f"198.18.{1 + secrets.randbelow(254)}" if virtio_net
+        version = tuple(int(part) for part in smolvm_version.split("."))
+        base = (f"198.18.{1 + secrets.randbelow(254)}" if backend_with_allowlist(version) == "virtio-net"
                 else f"127.{40 + secrets.randbelow(200)}.{secrets.randbelow(256)}")
         start = 32 * secrets.randbelow(8)
         self.pool = (f"{base}.{start + 1}", f"{base}.{start + 30}")
